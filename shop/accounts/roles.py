@@ -1,0 +1,34 @@
+"""Staff roles are Django groups with a fixed set of permissions, kept in step at every migrate.
+
+Later features add to these sets; a member of staff gets a role by being put in its group.
+"""
+
+from django.contrib.auth.models import Group, Permission
+
+CLERK = "Store clerks"
+COMPLIANCE = "Compliance officers"
+MANAGER = "Shop managers"
+
+ROLE_PERMISSIONS = {
+    CLERK: ["orders.view_order"],
+    COMPLIANCE: ["core.view_auditevent", "orders.view_order", "accounts.view_user"],
+    MANAGER: [
+        "catalog.view_category", "catalog.add_category", "catalog.change_category",
+        "catalog.view_product", "catalog.add_product", "catalog.change_product",
+        "catalog.view_store", "catalog.change_store",
+        "catalog.view_stock", "catalog.add_stock", "catalog.change_stock",
+        "orders.view_order", "orders.change_order",
+        "core.view_auditevent", "accounts.view_user",
+    ],
+}
+
+
+def sync_roles() -> None:
+    """Create the role groups and set exactly their permissions (a post_migrate receiver)."""
+    for name, codes in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        permissions = [
+            Permission.objects.get(content_type__app_label=app, codename=codename)
+            for app, codename in (code.split(".") for code in codes)
+        ]
+        group.permissions.set(permissions)

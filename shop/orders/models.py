@@ -1,0 +1,139 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from shop.catalog.models import Product, Store
+
+
+class Cart(models.Model):
+    """A basket in the database: a signed-in user's, or an anonymous visitor's (found via the session).
+
+    `updated_at` lets the retention job delete anonymous carts nobody came back to.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="cart"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    def __str__(self):
+        return f"Cart {self.pk}"
+
+
+class CartLine(models.Model):
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE)
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["cart", "product"], name="cartline_one_per_product"),
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="cartline_quantity_positive"),
+        ]
+
+    @property
+    def line_total_minor(self) -> int:
+        return self.product.price_minor * self.quantity
+
+
+# Crockford's base32: no I, L, O or U, so a number read aloud or typed is not misread.
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_order_number() -> str:
+    """A public order number that says nothing about how many orders exist (50 random bits)."""
+    raw = "".join(secrets.choice(CROCKFORD) for _ in range(10))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
+        PAID = "paid", "Paid"
+        READY_FOR_PICKUP = "ready_for_pickup", "Ready for pickup"
+        COLLECTED = "collected", "Collected"
+        SHIPPED = "shipped", "Shipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Fulfillment(models.TextChoices):
+        DELIVERY = "delivery", "Delivery"
+        PICKUP = "pickup", "Pickup in store"
+
+    # Every status change must appear here; anything else raises IllegalTransition.
+    TRANSITIONS = {
+        Status.AWAITING_PAYMENT: {Status.PAID, Status.CANCELLED},
+        Status.PAID: {Status.READY_FOR_PICKUP, Status.SHIPPED, Status.CANCELLED},
+        Status.READY_FOR_PICKUP: {Status.COLLECTED, Status.CANCELLED},
+        Status.COLLECTED: set(),
+        Status.SHIPPED: set(),
+        Status.CANCELLED: set(),
+    }
+
+    number = models.CharField(max_length=11, unique=True, default=new_order_number, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    email = models.EmailField("contact e-mail")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.AWAITING_PAYMENT, db_index=True)
+    fulfillment = models.CharField(max_length=10, choices=Fulfillment.choices)
+    store = models.ForeignKey(
+        Store,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        help_text="Where the units were taken from: the pickup store, or the store that ships.",
+    )
+    shipping_name = models.CharField(max_length=200, blank=True)
+    shipping_street = models.CharField(max_length=200, blank=True)
+    shipping_postal_code = models.CharField(max_length=20, blank=True)
+    shipping_city = models.CharField(max_length=100, blank=True)
+    shipping_country = models.CharField(max_length=2, blank=True)
+    subtotal_minor = models.PositiveIntegerField()
+    delivery_fee_minor = models.PositiveIntegerField(default=0)
+    total_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(total_minor=models.F("subtotal_minor") + models.F("delivery_fee_minor")),
+                name="order_total_is_subtotal_plus_fee",
+            )
+        ]
+
+    def __str__(self):
+        return self.number
+
+    def get_absolute_url(self):
+        return reverse("orders:order_detail", args=[self.number])
+
+    @property
+    def is_pickup(self) -> bool:
+        return self.fulfillment == self.Fulfillment.PICKUP
+
+    def can_become(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.Status(self.status)]
+
+
+class OrderLine(models.Model):
+    """What was bought, frozen at the time of the order: later price or name changes don't touch it."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, null=True, on_delete=models.SET_NULL, related_name="+")
+    product_name = models.CharField(max_length=200)
+    unit_price_minor = models.PositiveIntegerField()
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+
+    @property
+    def line_total_minor(self) -> int:
+        return self.unit_price_minor * self.quantity

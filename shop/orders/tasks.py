@@ -1,0 +1,29 @@
+"""Celery wrappers: they take ids and call a service. Safe to run twice."""
+
+from datetime import timedelta
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import services
+from .models import Order
+
+
+@shared_task(acks_late=True, autoretry_for=(SMTPException, OSError), retry_backoff=True, max_retries=8)
+def send_order_confirmation(order_id: int) -> bool:
+    return services.send_order_confirmation(order_id=order_id)
+
+
+@shared_task(acks_late=True)
+def sweep_order_confirmations() -> int:
+    """Re-enqueue confirmations that never went out (a broker outage, a lost worker)."""
+    now = timezone.now()
+    stuck = Order.objects.filter(
+        confirmation_sent_at__isnull=True,
+        created_at__lt=now - timedelta(minutes=5),
+        created_at__gt=now - timedelta(days=2),
+    ).values_list("pk", flat=True)
+    for order_id in stuck:
+        send_order_confirmation.delay(order_id)
+    return len(stuck)

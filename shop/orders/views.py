@@ -1,0 +1,159 @@
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from shop.catalog import selectors as catalog
+from shop.catalog.models import Product
+
+from . import guest_links, selectors, services
+from .forms import AddToCartForm, CheckoutForm, QuantityForm
+from .models import Order
+
+
+def _cart(request, *, create: bool = False):
+    """The visitor's cart; with create=True, make one (and remember an anonymous one in the session)."""
+    cart = selectors.find_cart(user=request.user, session=request.session)
+    if cart is None and create:
+        cart = services.open_cart(user=request.user)
+        if not request.user.is_authenticated:
+            request.session[selectors.SESSION_CART_KEY] = cart.pk
+    return cart
+
+
+def _cart_page(request, *, status=200, form_errors=None):
+    view = selectors.cart_view(cart=_cart(request), currency=settings.SHOP_CURRENCY)
+    return render(request, "orders/cart.html", {"cart": view, "form_errors": form_errors or {}}, status=status)
+
+
+@never_cache
+def cart_detail(request):
+    return _cart_page(request)
+
+
+def _product_page(request, product, form, *, status):
+    """The product page again, with the refused quantity and its message."""
+    context = {"product": product, "availability": catalog.availability(product=product), "form": form}
+    return render(request, "catalog/product_detail.html", context, status=status)
+
+
+@require_POST
+def cart_add(request, slug):
+    product = get_object_or_404(Product.objects.active(), slug=slug)
+    form = AddToCartForm(request.POST)
+    if not form.is_valid():
+        return _product_page(request, product, form, status=400)
+    try:
+        line = services.add_to_cart(cart=_cart(request, create=True), product=product, quantity=form.cleaned_data["quantity"])
+    except services.CartError as error:
+        form.add_error("quantity", str(error))
+        return _product_page(request, product, form, status=409)
+    messages.success(request, f"Added {form.cleaned_data['quantity']} × {product.name} to your cart ({line.quantity} in cart).")
+    return redirect(product.get_absolute_url())
+
+
+@require_POST
+def cart_update(request, product_id):
+    cart = _cart(request)
+    product = get_object_or_404(Product, pk=product_id)
+    if cart is None or not cart.lines.filter(product=product).exists():
+        messages.error(request, "That product is not in your cart any more.")
+        return redirect("orders:cart")
+    form = QuantityForm(request.POST)
+    if not form.is_valid():
+        return _cart_page(request, status=400, form_errors={product.pk: form.errors["quantity"][0]})
+    try:
+        services.set_cart_quantity(cart=cart, product=product, quantity=form.cleaned_data["quantity"])
+    except services.CartError as error:
+        return _cart_page(request, status=409, form_errors={product.pk: str(error)})
+    messages.success(request, "Your cart was updated." if form.cleaned_data["quantity"] else f"Removed {product.name}.")
+    return redirect("orders:cart")
+
+
+@require_POST
+def cart_remove(request, product_id):
+    cart = _cart(request)
+    product = get_object_or_404(Product, pk=product_id)
+    if cart is not None:
+        services.remove_from_cart(cart=cart, product=product)
+    messages.success(request, f"Removed {product.name} from your cart.")
+    return redirect("orders:cart")
+
+
+@never_cache
+def checkout(request):
+    cart = _cart(request)
+    view = selectors.cart_view(cart=cart, currency=settings.SHOP_CURRENCY)
+    if not view.lines:
+        messages.info(request, "Your cart is empty: add a product before checking out.")
+        return redirect("orders:cart")
+    if view.shortages():
+        messages.error(request, "Some quantities in your cart are no longer available. Please adjust them.")
+        return redirect("orders:cart")
+    pickup_stores = catalog.stores_for_pickup(lines=view.quantities)
+    delivery_store = catalog.store_for_delivery(lines=view.quantities)
+    initial = {"email": request.user.email} if request.user.is_authenticated else {}
+    form = CheckoutForm(request.POST or None, pickup_stores=pickup_stores, initial=initial)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                order = services.place_order(
+                    cart=cart,
+                    email=form.cleaned_data["email"],
+                    fulfillment=form.cleaned_data["fulfillment"],
+                    user=request.user,
+                    pickup_store=form.cleaned_data["pickup_store"],
+                    shipping=form.shipping_address(),
+                )
+            except services.OrderError as error:
+                form.add_error(None, str(error))
+                status = 409
+            else:
+                if order.user_id is None:
+                    placed = request.session.get(selectors.SESSION_GUEST_ORDERS_KEY, [])
+                    request.session[selectors.SESSION_GUEST_ORDERS_KEY] = [*placed, order.number][-20:]
+                messages.success(request, f"Thank you! Order {order.number} is placed. A confirmation is on its way to {order.email}.")
+                return redirect(order.get_absolute_url())
+    fee = {
+        kind: services.delivery_fee_minor(fulfillment=kind, subtotal_minor=view.subtotal_minor)
+        for kind in Order.Fulfillment.values
+    }
+    return render(
+        request,
+        "orders/checkout.html",
+        {
+            "form": form,
+            "cart": view,
+            "pickup_stores": pickup_stores,
+            "can_deliver": delivery_store is not None,
+            "delivery_fee_minor": fee[Order.Fulfillment.DELIVERY],
+            "free_delivery_from_minor": settings.SHOP_FREE_DELIVERY_FROM_MINOR,
+        },
+        status=status,
+    )
+
+
+def _order_page(request, order):
+    return render(request, "orders/order_detail.html", {"order": order, "lines": order.lines.all()})
+
+
+@never_cache
+def order_detail(request, number):
+    order = selectors.visible_order(number=number, user=request.user, session=request.session)
+    if order is None:
+        # Another person's order and an order that does not exist look the same.
+        raise Http404("No such order")
+    return _order_page(request, order)
+
+
+@never_cache
+def guest_order(request, token):
+    number = guest_links.order_number_from(token)
+    order = selectors.order_with_lines(number=number) if number else None
+    if order is None or order.user_id is not None:
+        raise Http404("This order link is not valid or has expired.")
+    return _order_page(request, order)

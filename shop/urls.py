@@ -1,0 +1,22 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+
+from shop.core import views as core_views
+
+admin.site.site_header = f"{settings.SHOP_NAME} administration"
+admin.site.site_title = settings.SHOP_NAME
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("account/", include("shop.accounts.urls")),
+    path("csp-report/", core_views.csp_report, name="csp_report"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("", include("shop.orders.urls")),
+    path("", include("shop.catalog.urls")),
+]
+
+if not settings.PRODUCTION:
+    # Uploaded product images in the embedded mode; in production the TLS proxy serves /media/.
+    urlpatterns.append(re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}))
