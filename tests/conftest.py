@@ -1,0 +1,138 @@
+"""Shared fixtures and the rule for tests that need a real service.
+
+A test marked `postgres`, `redis` or `browser` runs when the service is there. When it is not,
+the test is skipped with the reason, unless REQUIRE_POSTGRES / REQUIRE_REDIS / REQUIRE_BROWSER
+is set (as .ci/run does): then the missing service is a failure, never a silent skip.
+"""
+
+import os
+import shutil
+from functools import cache
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; Django must still allow ORM calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@cache
+def _postgres_missing() -> str | None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop"
+    return None
+
+
+@cache
+def _redis_missing() -> str | None:
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/1"
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        return f"needs Redis at REDIS_URL, which did not answer: {error}"
+    return None
+
+
+@cache
+def _browser_missing() -> str | None:
+    if not shutil.which(CHROMIUM):
+        return f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "needs the playwright package (requirements-dev.txt)"
+    return None
+
+
+_SERVICES = {
+    "postgres": ("REQUIRE_POSTGRES", _postgres_missing),
+    "redis": ("REQUIRE_REDIS", _redis_missing),
+    "browser": ("REQUIRE_BROWSER", _browser_missing),
+}
+
+
+@pytest.fixture(autouse=True)
+def _require_services(request):
+    for marker, (variable, missing) in _SERVICES.items():
+        if request.node.get_closest_marker(marker) is None:
+            continue
+        reason = missing()
+        if reason:
+            if os.environ.get(variable) == "1":
+                pytest.fail(f"{variable}=1 but this test {reason}")
+            pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_isolated(settings):
+    """Fast password hashing, eager Celery (unless a test starts a real worker), a clean cache."""
+    from django.core.cache import cache as django_cache
+
+    from shop.celery import app
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = eager
+    django_cache.clear()
+
+
+@pytest.fixture
+def celery_config():
+    """The real worker of the `redis` tests: Redis as broker, as in production."""
+    from django.conf import settings
+
+    return {
+        "broker_url": settings.REDIS_URL,
+        "task_acks_late": True,
+        "task_ignore_result": True,
+        "broker_transport_options": {"visibility_timeout": 60},
+    }
+
+
+@pytest.fixture
+def celery_worker_parameters():
+    return {"queues": ("celery",), "perform_ping_check": False}
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium (the system's, never a downloaded one)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A browser tab that fails the test on any console error (a CSP violation included)."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    errors = []
+    tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
+    assert not errors, f"The browser console reported errors: {errors}"
