@@ -33,9 +33,10 @@ def product_list(*, category: Category | None = None, query: str = "") -> QueryS
             "description", weight="B", config="english"
         )
         search = SearchQuery(query, search_type="websearch", config="english")
+        # Match with @@ (a rank above 0 is no match test: ts_rank scores "-word" queries oddly).
         return (
-            products.annotate(rank=SearchRank(vector, search))
-            .filter(Q(rank__gt=0) | Q(name__icontains=query))
+            products.annotate(document=vector, rank=SearchRank(vector, search))
+            .filter(Q(document=search) | Q(name__icontains=query))
             .order_by("-rank", "name")
         )
     return products.filter(Q(name__icontains=query) | Q(description__icontains=query)).order_by("name")

@@ -35,6 +35,9 @@ class CartLine(models.Model):
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="cartline_quantity_positive"),
         ]
 
+    def __str__(self):
+        return f"{self.quantity} x {self.product}"
+
     @property
     def line_total_minor(self) -> int:
         return self.product.price_minor * self.quantity
@@ -133,6 +136,9 @@ class OrderLine(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.quantity} x {self.product_name}"
 
     @property
     def line_total_minor(self) -> int:

@@ -70,12 +70,7 @@ def orders_of(*, user) -> QuerySet[Order]:
 
 
 def order_with_lines(*, number: str) -> Order | None:
-    return (
-        Order.objects.select_related("store")
-        .prefetch_related(Prefetch("lines"))
-        .filter(number=number)
-        .first()
-    )
+    return Order.objects.select_related("store").prefetch_related(Prefetch("lines")).filter(number=number).first()
 
 
 def visible_order(*, number: str, user, session) -> Order | None:

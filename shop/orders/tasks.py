@@ -19,11 +19,13 @@ def send_order_confirmation(order_id: int) -> bool:
 def sweep_order_confirmations() -> int:
     """Re-enqueue confirmations that never went out (a broker outage, a lost worker)."""
     now = timezone.now()
-    stuck = Order.objects.filter(
-        confirmation_sent_at__isnull=True,
-        created_at__lt=now - timedelta(minutes=5),
-        created_at__gt=now - timedelta(days=2),
-    ).values_list("pk", flat=True)
+    stuck = list(
+        Order.objects.filter(
+            confirmation_sent_at__isnull=True,
+            created_at__lt=now - timedelta(minutes=5),
+            created_at__gt=now - timedelta(days=2),
+        ).values_list("pk", flat=True)
+    )
     for order_id in stuck:
         send_order_confirmation.delay(order_id)
     return len(stuck)

@@ -46,11 +46,15 @@ def cart_add(request, slug):
     if not form.is_valid():
         return _product_page(request, product, form, status=400)
     try:
-        line = services.add_to_cart(cart=_cart(request, create=True), product=product, quantity=form.cleaned_data["quantity"])
+        line = services.add_to_cart(
+            cart=_cart(request, create=True), product=product, quantity=form.cleaned_data["quantity"]
+        )
     except services.CartError as error:
         form.add_error("quantity", str(error))
         return _product_page(request, product, form, status=409)
-    messages.success(request, f"Added {form.cleaned_data['quantity']} × {product.name} to your cart ({line.quantity} in cart).")
+    messages.success(
+        request, f"Added {form.cleaned_data['quantity']} × {product.name} to your cart ({line.quantity} in cart)."
+    )
     return redirect(product.get_absolute_url())
 
 
@@ -116,7 +120,10 @@ def checkout(request):
                 if order.user_id is None:
                     placed = request.session.get(selectors.SESSION_GUEST_ORDERS_KEY, [])
                     request.session[selectors.SESSION_GUEST_ORDERS_KEY] = [*placed, order.number][-20:]
-                messages.success(request, f"Thank you! Order {order.number} is placed. A confirmation is on its way to {order.email}.")
+                messages.success(
+                    request,
+                    f"Thank you! Order {order.number} is placed. A confirmation is on its way to {order.email}.",
+                )
                 return redirect(order.get_absolute_url())
     fee = {
         kind: services.delivery_fee_minor(fulfillment=kind, subtotal_minor=view.subtotal_minor)

@@ -92,7 +92,12 @@ STORES = [
 PEOPLE = [
     {"email": "shopper@example.com", "first_name": "Sam", "password": "demo-shopper-2026", "role": None},
     {"email": "clerk@example.com", "first_name": "Chris", "password": "demo-clerk-2026", "role": roles.CLERK},
-    {"email": "compliance@example.com", "first_name": "Kim", "password": "demo-compliance-2026", "role": roles.COMPLIANCE},
+    {
+        "email": "compliance@example.com",
+        "first_name": "Kim",
+        "password": "demo-compliance-2026",
+        "role": roles.COMPLIANCE,
+    },
     {"email": "manager@example.com", "first_name": "Mo", "password": "demo-manager-2026", "role": roles.MANAGER},
 ]
 
@@ -138,7 +143,9 @@ class Command(BaseCommand):
                 user = self._person(person)
                 if person["role"] == roles.CLERK:
                     stores[0].staff.add(user)
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready: {index} products in {len(CATALOG)} categories, {len(stores)} stores."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo data ready: {index} products in {len(CATALOG)} categories, {len(stores)} stores.")
+        )
         self.stdout.write("Demo accounts (embedded mode only):")
         for person in PEOPLE:
             role = person["role"] or "Shopper"

@@ -10,7 +10,6 @@ class Command(BaseCommand):
         checked, broken = audit.verify()
         if broken:
             raise CommandError(
-                f"Audit log is NOT intact: event #{broken.seq} {broken.reason}. "
-                f"{checked} event(s) before it verified."
+                f"Audit log is NOT intact: event #{broken.seq} {broken.reason}. {checked} event(s) before it verified."
             )
         self.stdout.write(self.style.SUCCESS(f"Audit log intact: {checked} event(s) verified."))
