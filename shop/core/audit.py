@@ -8,6 +8,7 @@ removing or reordering any row breaks every link after it. `record()` is the onl
 import hashlib
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -32,7 +33,7 @@ def record(action: str, *, actor=None, subject=None, data: dict | None = None) -
             subject_type=subject._meta.label_lower if isinstance(subject, models.Model) else "",
             subject_id=str(subject.pk) if isinstance(subject, models.Model) else "",
             # Round-trip through JSON so that what is hashed is exactly what the database gives back.
-            data=json.loads(json.dumps(data or {}, default=str)),
+            data=json.loads(json.dumps(data or {}, default=str), parse_float=_as_stored_number),
             prev_hash=head.last_hash,
         )
         event.hash = compute_hash(event)
@@ -40,6 +41,21 @@ def record(action: str, *, actor=None, subject=None, data: dict | None = None) -
         head.last_seq, head.last_hash = event.seq, event.hash
         head.save(update_fields=["last_seq", "last_hash"])
     return event
+
+
+def _as_stored_number(text: str) -> float | int:
+    """A JSON number as PostgreSQL's jsonb will hand it back, so that its hash still matches.
+
+    jsonb keeps numbers as exact decimals and prints them without an exponent: 1e+20 comes back
+    as the integer 100000000000000000000 and -0.0 as 0.0. Hashing Python's spelling instead
+    would make verify() report an intact event as altered.
+    """
+    value = float(text)
+    if value == 0:
+        return 0.0
+    if "e" in text.lower() and value.is_integer():
+        return int(Decimal(text))
+    return value
 
 
 def compute_hash(event: AuditEvent) -> str:

@@ -19,18 +19,24 @@ def csp_report(request):
         return HttpResponseBadRequest("Report too large.")
     try:
         report = json.loads(request.body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested deeper than the parser goes
         return HttpResponseBadRequest("A CSP report must be JSON.")
     body = report.get("csp-report", report) if isinstance(report, dict) else {}
     if not isinstance(body, dict):
         return HttpResponseBadRequest("A CSP report must be a JSON object.")
     logger.warning(
         "CSP violation: %s blocked %s on %s",
-        str(body.get("violated-directive") or body.get("effective-directive"))[:200],
-        str(body.get("blocked-uri"))[:200],
-        str(body.get("document-uri"))[:200],
+        _loggable(body.get("violated-directive") or body.get("effective-directive")),
+        _loggable(body.get("blocked-uri")),
+        _loggable(body.get("document-uri")),
     )
     return HttpResponse(status=204)
+
+
+def _loggable(value) -> str:
+    """Anyone can post a report: escape line breaks and control characters so it cannot forge log lines."""
+    text = str(value)[:200]
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def csrf_failure(request, reason=""):
