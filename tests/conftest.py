@@ -134,15 +134,41 @@ def browser():
         instance.close()
 
 
+# Chromium logs a page that answers 4xx on purpose as "Failed to load resource: ... status of 409".
+# A shop must answer a refused quantity or an invalid form with a 4xx, so that one message is
+# ignored for the main document of a navigation (the test asserts the status itself).
+DOCUMENT_STATUS = "Failed to load resource: the server responded with a status of"
+
+
 @pytest.fixture
 def page(browser, live_server):
     """A browser tab that fails the test on any console error (a CSP violation included)."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     tab = context.new_page()
-    errors = []
-    tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    tab.on("pageerror", lambda error: errors.append(str(error)))
+    documents: set[str] = set()
+    messages: list[tuple[str, str]] = []
+    page_errors: list[str] = []
+
+    def on_response(response):
+        if response.request.is_navigation_request() and response.frame == tab.main_frame:
+            documents.add(response.url)
+
+    def on_console(message):
+        if message.type == "error":
+            messages.append((message.text, (message.location or {}).get("url", "")))
+
+    tab.on("response", on_response)
+    tab.on("console", on_console)
+    tab.on("pageerror", lambda error: page_errors.append(str(error)))
     tab.set_default_timeout(10_000)
     yield tab
     context.close()
+    # While Playwright runs, Django's connections are per context (asgiref), not per thread: one
+    # opened in the test body would outlive the test and keep the PostgreSQL test database busy.
+    from django.db import connections
+
+    connections.close_all()
+    errors = page_errors + [
+        text for text, url in messages if not (text.startswith(DOCUMENT_STATUS) and url in documents)
+    ]
     assert not errors, f"The browser console reported errors: {errors}"

@@ -3,10 +3,8 @@ from django.conf import settings
 
 from shop.catalog.models import Store
 
-from .models import Order
+from .models import COUNTRIES, Order
 from .services import ShippingAddress
-
-COUNTRIES = [("DE", "Germany"), ("AT", "Austria"), ("NL", "Netherlands"), ("FR", "France"), ("BE", "Belgium")]
 
 
 def _quantity_field(*, min_value: int) -> forms.IntegerField:
@@ -34,7 +32,14 @@ class QuantityForm(forms.Form):
 
 
 class CheckoutForm(forms.Form):
-    email = forms.EmailField(label="E-mail", help_text="We send the order confirmation here.")
+    email = forms.EmailField(
+        label="E-mail",
+        help_text="We send the order confirmation here.",
+        error_messages={
+            "required": "Enter your e-mail address so we can send the confirmation.",
+            "invalid": "Enter an e-mail address like name@example.com.",
+        },
+    )
     fulfillment = forms.ChoiceField(
         label="How would you like to receive your order?",
         choices=Order.Fulfillment.choices,
@@ -54,8 +59,9 @@ class CheckoutForm(forms.Form):
     shipping_city = forms.CharField(label="City", max_length=100, required=False)
     shipping_country = forms.ChoiceField(label="Country", choices=COUNTRIES, initial="DE", required=False)
 
-    def __init__(self, *args, pickup_stores, **kwargs):
+    def __init__(self, *args, pickup_stores, can_deliver: bool, **kwargs):
         super().__init__(*args, **kwargs)
+        self.can_deliver = can_deliver
         self.fields["pickup_store"].queryset = Store.objects.filter(pk__in=[s.pk for s in pickup_stores])
         self.fields["email"].widget.attrs["autocomplete"] = "email"
         for name, autocomplete in [
@@ -73,6 +79,8 @@ class CheckoutForm(forms.Form):
             if not data.get("pickup_store") and "pickup_store" not in self.errors:
                 self.add_error("pickup_store", "Choose the store where you will collect your order.")
         elif data.get("fulfillment") == Order.Fulfillment.DELIVERY:
+            if not self.can_deliver:
+                self.add_error("fulfillment", "We cannot ship this cart in one parcel; choose pickup in a store.")
             labels = {
                 "shipping_name": "your full name",
                 "shipping_street": "street and number",

@@ -43,6 +43,9 @@ class CartLine(models.Model):
         return self.product.price_minor * self.quantity
 
 
+# Countries we deliver to (ISO 3166 alpha-2).
+COUNTRIES = [("DE", "Germany"), ("AT", "Austria"), ("NL", "Netherlands"), ("FR", "France"), ("BE", "Belgium")]
+
 # Crockford's base32: no I, L, O or U, so a number read aloud or typed is not misread.
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -93,7 +96,7 @@ class Order(models.Model):
     shipping_street = models.CharField(max_length=200, blank=True)
     shipping_postal_code = models.CharField(max_length=20, blank=True)
     shipping_city = models.CharField(max_length=100, blank=True)
-    shipping_country = models.CharField(max_length=2, blank=True)
+    shipping_country = models.CharField(max_length=2, blank=True, choices=COUNTRIES)
     subtotal_minor = models.PositiveIntegerField()
     delivery_fee_minor = models.PositiveIntegerField(default=0)
     total_minor = models.PositiveIntegerField()

@@ -99,7 +99,9 @@ def checkout(request):
     pickup_stores = catalog.stores_for_pickup(lines=view.quantities)
     delivery_store = catalog.store_for_delivery(lines=view.quantities)
     initial = {"email": request.user.email} if request.user.is_authenticated else {}
-    form = CheckoutForm(request.POST or None, pickup_stores=pickup_stores, initial=initial)
+    form = CheckoutForm(
+        request.POST or None, pickup_stores=pickup_stores, can_deliver=delivery_store is not None, initial=initial
+    )
     status = 200
     if request.method == "POST":
         status = 400

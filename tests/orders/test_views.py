@@ -262,3 +262,23 @@ def test_cart_page_queries_do_not_grow_with_the_number_of_lines(client, django_a
         add(client, product)
     with django_assert_max_num_queries(baseline):
         assert client.get(reverse("orders:cart")).status_code == 200
+
+
+def test_delivery_cannot_be_chosen_when_no_store_can_ship_the_cart(client):
+    stock = StockFactory(store__ships_orders=False, quantity=3)
+    add(client, stock.product)
+    response = client.post(
+        reverse("orders:checkout"),
+        {
+            "email": "a@example.com",
+            "fulfillment": "delivery",
+            "shipping_name": "Ann Example",
+            "shipping_street": "Main St 1",
+            "shipping_postal_code": "10115",
+            "shipping_city": "Berlin",
+            "shipping_country": "DE",
+        },
+    )
+    assert response.status_code == 400
+    assert "We cannot ship this cart in one parcel; choose pickup in a store." in response.text
+    assert not Order.objects.exists()
