@@ -18,6 +18,16 @@ def stock():
     )
 
 
+DELIVERY = {
+    "fulfillment": "delivery",
+    "shipping_name": "Ann Example",
+    "shipping_street": "Main St 1",
+    "shipping_postal_code": "10115",
+    "shipping_city": "Berlin",
+    "shipping_country": "DE",
+}
+
+
 def add(client, product, quantity=1):
     return client.post(reverse("orders:cart_add", args=[product.slug]), {"quantity": quantity})
 
@@ -180,18 +190,7 @@ class TestCheckout:
         user = UserFactory()
         client.force_login(user)
         add(client, stock.product)
-        response = client.post(
-            reverse("orders:checkout"),
-            {
-                "email": user.email,
-                "fulfillment": "delivery",
-                "shipping_name": "Ann Example",
-                "shipping_street": "Main St 1",
-                "shipping_postal_code": "10115",
-                "shipping_city": "Berlin",
-                "shipping_country": "DE",
-            },
-        )
+        response = client.post(reverse("orders:checkout"), {"email": user.email, **DELIVERY})
         order = Order.objects.get()
         assert response.status_code == 302 and order.user == user
         account = client.get(reverse("accounts:account"))
@@ -267,18 +266,7 @@ def test_cart_page_queries_do_not_grow_with_the_number_of_lines(client, django_a
 def test_delivery_cannot_be_chosen_when_no_store_can_ship_the_cart(client):
     stock = StockFactory(store__ships_orders=False, quantity=3)
     add(client, stock.product)
-    response = client.post(
-        reverse("orders:checkout"),
-        {
-            "email": "a@example.com",
-            "fulfillment": "delivery",
-            "shipping_name": "Ann Example",
-            "shipping_street": "Main St 1",
-            "shipping_postal_code": "10115",
-            "shipping_city": "Berlin",
-            "shipping_country": "DE",
-        },
-    )
+    response = client.post(reverse("orders:checkout"), {"email": "a@example.com", **DELIVERY})
     assert response.status_code == 400
     assert "We cannot ship this cart in one parcel; choose pickup in a store." in response.text
     assert not Order.objects.exists()
