@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "axes",
     "django_altcha",
+    "django.forms",  # its widget templates, for FORM_RENDERER below
     "shop.core",
     "shop.accounts",
     "shop.catalog",
@@ -86,8 +87,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "shop.accounts.middleware.SessionPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "shop.accounts.middleware.SessionPolicyMiddleware",
+    "shop.accounts.middleware.MandatoryTwoStepMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -100,6 +102,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 ROOT_URLCONF = "shop.urls"
+# Widgets render through the project's templates/, so a widget template can live next to the pages.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 WSGI_APPLICATION = "shop.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
@@ -143,8 +147,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Sessions are rows in the database with the cache in front: every web node sees the same
-# sessions, and a session can be listed and ended server-side.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# sessions, and a session can be listed and ended server-side. (Django's cached_db engine, plus
+# keeping the "active sessions" list in step when a key rotates: shop/accounts/session_store.py.)
+SESSION_ENGINE = "shop.accounts.session_store"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=int(timedelta(days=14).total_seconds()))
 PASSWORD_RESET_TIMEOUT = 60 * 60
 
@@ -217,7 +222,7 @@ SHOP_SESSION_ABSOLUTE = {"staff": timedelta(hours=12), "shopper": timedelta(hour
 SHOP_EMAIL_VERIFICATION_MAX_AGE = int(timedelta(days=3).total_seconds())
 
 ALTCHA_HMAC_KEY = env.str("ALTCHA_HMAC_KEY", default="") or SECRET_KEY
-ALTCHA_VERIFICATION_ENABLED = env.bool("ALTCHA_VERIFICATION_ENABLED", default=True)
+ALTCHA_VERIFICATION_ENABLED = True  # never switched off by the environment; tests may override it
 
 # --- Passwords --------------------------------------------------------------------------------
 PASSWORD_HASHERS = [

@@ -67,6 +67,11 @@ class ShopAxesHandler(AxesDatabaseHandler):
         return address_failures(ip_address) >= settings.SHOP_LOCKOUT_FAILURES_PER_ADDRESS
 
     def user_login_failed(self, sender, credentials, request=None, **kwargs):
+        if request is not None and getattr(request, "axes_locked_out", False):
+            # Axes refused this attempt because a lock is already in place, and sends
+            # user_locked_out again for it: mark it, so that a lockout is audited and its notice
+            # e-mailed once, not at every attempt an attacker makes while it lasts.
+            request.shop_already_locked_out = True
         super().user_login_failed(sender, credentials, request=request, **kwargs)
         if (
             request is not None

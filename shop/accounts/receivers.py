@@ -23,6 +23,8 @@ def audit_failed_password(sender, credentials, request=None, **kwargs):
 
 @receiver(user_locked_out)
 def audit_lockout(sender, request, username=None, ip_address=None, **kwargs):
+    if getattr(request, "shop_already_locked_out", False):
+        return  # an attempt refused during a lockout: audited as login.failed, not a new lockout
     user = _account_for(username)
     services.record("login.locked_out", request=request, user=user, scope="account" if username else "address")
     if user is not None:

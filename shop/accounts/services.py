@@ -9,9 +9,11 @@ import time
 
 from django.conf import settings
 from django.contrib import auth
+from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.signals import user_login_failed
-from django.contrib.sessions.backends.cached_db import SessionStore
-from django.db import transaction
+from django.core import signing
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django_otp import login as otp_login
@@ -20,8 +22,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from shop.core import audit
 
+from . import emails, links
 from .lockout import client_ip
 from .models import BackupCode, BackupCodeDevice, User, UserSession, hash_backup_code
+from .session_store import SessionStore
 
 # Session keys. All server-side: the cookie holds only the session id.
 PENDING_LOGIN = "accounts.pending_login"  # password checked, second factor not yet
@@ -37,9 +41,17 @@ class AccountError(Exception):
     """A request the shop must refuse; `str(error)` is a message for the person."""
 
 
+class SessionInUse(AccountError):
+    """The person asked to end the very session they are using (that is signing out)."""
+
+
 def address_hash(request) -> str:
     """A keyed hash of the client address: enough to link events from one address, not to reveal it."""
-    return salted_hmac("shop.accounts.client-address", client_ip(request), algorithm="sha256").hexdigest()[:32]
+    return hash_address(client_ip(request))
+
+
+def hash_address(ip_address: str) -> str:
+    return salted_hmac("shop.accounts.client-address", ip_address, algorithm="sha256").hexdigest()[:32]
 
 
 def record(action: str, *, request, user=None, **data) -> None:
@@ -154,6 +166,19 @@ def issue_backup_codes(*, user: User) -> list[str]:
     return [f"{code[:5]}-{code[5:]}" for code in codes]
 
 
+def turn_on_two_step(*, request, device: TOTPDevice, token: str) -> list[str]:
+    """A signed-in person confirms a new authenticator from their security page.
+
+    This session becomes verified by the new device and gets a new key (a privilege change), and
+    every other session of the account ends: whoever else was signed in did not pass this factor.
+    """
+    codes = confirm_totp(request=request, device=device, token=token)
+    otp_login(request, device)
+    request.session.cycle_key()
+    end_other_sessions(request=request, user=device.user)
+    return codes
+
+
 def regenerate_backup_codes(*, request, user: User) -> list[str]:
     if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         raise AccountError("Set up an authenticator app first; backup codes belong to it.")
@@ -234,11 +259,21 @@ def touch_session(*, request) -> None:
 
 
 def end_session(*, request, user: User, session_id: int) -> None:
+    """End one of the person's own sessions (another user's id is "already ended", nothing more)."""
     session = UserSession.objects.filter(user=user, pk=session_id).first()
     if session is None:
         raise AccountError("That session has already ended.")
+    if session.session_key == request.session.session_key:
+        raise SessionInUse("That is the session you are using now. To end it, sign out.")
     _end(session)
-    record("session.ended", request=request, user=user)
+    record("session.ended", request=request, user=user, session=session_id)
+
+
+def sign_out_everywhere_else(*, request, user: User) -> int:
+    """The person's "sign out everywhere else": every session but this one ends."""
+    count = end_other_sessions(request=request, user=user)
+    record("session.ended_others", request=request, user=user, count=count)
+    return count
 
 
 def end_other_sessions(*, request, user: User) -> int:
@@ -262,6 +297,28 @@ def _end(session: UserSession) -> None:
     session.delete()
 
 
+def unlock_sign_in(*, attempts, actor: User) -> int:
+    """Staff lift a lockout: the failure counters go, and the audit log says who lifted it.
+
+    A lockout is nothing but axes' AccessAttempt rows (per account and address, and summed per
+    address), so deleting them is the unlock. The event names the account by id and the address
+    by its keyed hash, never the e-mail or the address itself.
+    """
+    count = 0
+    with transaction.atomic():
+        for attempt in attempts:
+            account = User.objects.filter(email__iexact=attempt.username).first() if attempt.username else None
+            audit.record(
+                "login.unlocked",
+                actor=actor,
+                subject=account,
+                data={"address": hash_address(attempt.ip_address or ""), "failures": attempt.failures_since_start},
+            )
+            attempt.delete()
+            count += 1
+    return count
+
+
 def forget_session(*, session_key: str | None) -> None:
     if session_key:
         UserSession.objects.filter(session_key=session_key).delete()
@@ -275,3 +332,167 @@ def notify(*, user: User, kind: str) -> None:
     from .tasks import send_security_notice
 
     send_security_notice.delay_on_commit(user.pk, kind)
+
+
+# --- Sign-up, e-mail addresses, password reset ------------------------------------------------
+# None of these may tell the person at the keyboard whether an address has an account: a known
+# and an unknown address take the same path here (same work, same audit write, one task queued)
+# and differ only inside the Celery task, in what the e-mail says.
+
+
+class LinkError(AccountError):
+    """A link from one of our e-mails that is forged, expired, or already used."""
+
+    def __init__(self, message: str, *, expired: bool = False):
+        super().__init__(message)
+        self.expired = expired
+
+
+def sign_up(*, request, email: str, password: str, marketing_opt_in: bool) -> None:
+    """Create an account and send the link that confirms its address.
+
+    For an address that already has an account, nothing changes: its owner gets an e-mail that
+    someone tried to sign up, with the way to reset the password. The password is hashed in both
+    cases, so that the answer takes as long either way.
+    """
+    from .tasks import send_email_verification, send_signup_attempt_notice
+
+    email = User.objects.normalize_email(email).lower()
+    user = None
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    email=email,
+                    password=password,
+                    marketing_opt_in_at=timezone.now() if marketing_opt_in else None,
+                )
+        except IntegrityError:  # signed up a moment ago by a request racing this one
+            existing = User.objects.filter(email__iexact=email).first()
+    if user is not None:
+        record("signup", request=request, user=user, marketing_opt_in=marketing_opt_in)
+        send_email_verification.delay_on_commit(user.pk)
+    else:
+        make_password(password)
+        record("signup.existing_address", request=request, user=existing)
+        if existing is not None:
+            send_signup_attempt_notice.delay_on_commit(existing.pk)
+
+
+def read_verification_link(token: str) -> User:
+    """The account a sign-up link confirms. Raises LinkError for a forged, expired or stale link."""
+    claim = _read_link(links.verification_claim, token)
+    user = User.objects.filter(pk=claim.user_id, is_active=True).first()
+    if user is None or not claim.still_matches(user.email):
+        raise LinkError("This link is not valid for your account any more.")
+    return user
+
+
+def verify_email(*, request, token: str) -> User:
+    """Mark the address confirmed, once. Opening the link again changes nothing."""
+    user = read_verification_link(token)
+    now = timezone.now()
+    if User.objects.filter(pk=user.pk, email_verified_at=None).update(email_verified_at=now):
+        user.email_verified_at = now
+        record("email.verified", request=request, user=user)
+    return user
+
+
+def resend_verification(*, user: User) -> bool:
+    """Another sign-up link for a signed-in person whose address is not confirmed yet."""
+    from .tasks import send_email_verification
+
+    if user.email_verified_at is not None:
+        return False
+    send_email_verification.delay_on_commit(user.pk)
+    return True
+
+
+def request_password_reset(*, request, email: str) -> None:
+    """Queue the reset e-mail. The task looks the address up, so that an unknown address costs
+    the same here as a known one; it sends nothing for an unknown one."""
+    from .tasks import send_password_reset
+
+    send_password_reset.delay_on_commit(email.strip(), address_hash(request))
+
+
+def send_password_reset(*, email: str, address: str) -> int:
+    """The task's half: the link to every active account with this address and a usable password."""
+    sent = 0
+    for user in PasswordResetForm().get_users(email):
+        if emails.send_password_reset(user):
+            audit.record("password.reset_requested", subject=user, data={"address": address})
+            sent += 1
+    return sent
+
+
+def change_password(*, request, user: User, new_password: str) -> None:
+    """A signed-in person changed their password (the form checked the current one)."""
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+    # Keeps this session signed in under the new password hash, and rotates its key: the change
+    # is a privilege change (update_session_auth_hash calls session.cycle_key()).
+    auth.update_session_auth_hash(request, user)
+    password_changed(request=request, user=user, how="change")
+
+
+def request_email_change(*, request, user: User, new_email: str) -> None:
+    """Send the new address a link that makes the change, and tell the current address.
+
+    If the new address belongs to another account, its owner is told so instead and the person
+    asking sees the same "check your inbox" page: the form must not be a way to test addresses.
+    """
+    from .tasks import send_email_change_link, send_email_taken_notice
+
+    new_email = User.objects.normalize_email(new_email).lower()
+    if User.objects.filter(email__iexact=new_email).exclude(pk=user.pk).exists():
+        send_email_taken_notice.delay_on_commit(new_email)
+    else:
+        send_email_change_link.delay_on_commit(user.pk, new_email)
+    record("email.change_requested", request=request, user=user)
+    notify(user=user, kind="email_change_requested")
+
+
+def read_email_change_link(token: str) -> tuple[User, str]:
+    """The account and the new address of a change link. Raises LinkError if it cannot be used."""
+    claim = _read_link(links.email_change_claim, token)
+    return _account_for_change(claim, User.objects.all()), claim.new_email
+
+
+def change_email(*, request, token: str) -> User:
+    """The owner of the new address opened the link: the account now signs in with it."""
+    claim = _read_link(links.email_change_claim, token)
+    taken = AccountError("That address now belongs to another account, so it cannot be used for this one.")
+    with transaction.atomic():
+        # Locked, so that two clicks on the same link cannot both pass the check below.
+        user = _account_for_change(claim, User.objects.select_for_update())
+        if User.objects.filter(email__iexact=claim.new_email).exclude(pk=user.pk).exists():
+            raise taken
+        user.email = claim.new_email
+        user.email_verified_at = timezone.now()  # the link reached this address: it is confirmed
+        try:
+            with transaction.atomic():
+                user.save(update_fields=["email", "email_verified_at"])
+        except IntegrityError as error:  # taken by a sign-up racing this request
+            raise taken from error
+    record("email.changed", request=request, user=user)
+    return user
+
+
+def _account_for_change(claim, accounts) -> User:
+    user = accounts.filter(pk=claim.user_id, is_active=True).first()
+    # The link names the address the account had when it was sent: after the change it is dead.
+    if user is None or not claim.still_matches(user.email):
+        raise LinkError("This link was already used, or the address of the account changed since it was sent.")
+    return user
+
+
+def _read_link(read, token: str):
+    try:
+        return read(token)
+    except signing.SignatureExpired as error:
+        raise LinkError("This link has expired.", expired=True) from error
+    except signing.BadSignature as error:
+        raise LinkError("This link is not valid. Please copy the whole link from the e-mail.") from error

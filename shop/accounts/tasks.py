@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
+from . import emails
 from .models import User
 
 NOTICES = {
@@ -15,6 +16,7 @@ NOTICES = {
     "mfa_disabled": "Two-step sign-in was turned off",
     "backup_code_used": "A backup code was used to sign in",
     "account_locked": "Sign-in to your account was paused after failed attempts",
+    "email_change_requested": "A new e-mail address was requested for your account",
 }
 
 
@@ -32,3 +34,39 @@ def send_security_notice(user_id: int, kind: str) -> bool:
         recipient_list=[user.email],
     )
     return True
+
+
+# --- Sign-up, addresses, password reset (shop/accounts/emails.py says what each e-mail holds) ---
+
+_MAIL = {"acks_late": True, "autoretry_for": (SMTPException, OSError), "retry_backoff": True, "max_retries": 8}
+
+
+@shared_task(**_MAIL)
+def send_email_verification(user_id: int) -> bool:
+    user = User.objects.filter(pk=user_id, is_active=True, email_verified_at=None).first()
+    return emails.send_verification(user) if user else False
+
+
+@shared_task(**_MAIL)
+def send_signup_attempt_notice(user_id: int) -> bool:
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    return emails.send_signup_attempt_notice(user) if user else False
+
+
+@shared_task(**_MAIL)
+def send_password_reset(email: str, address: str) -> int:
+    """Takes the address as typed, because an unknown one has no id: the lookup happens here."""
+    from . import services
+
+    return services.send_password_reset(email=email, address=address)
+
+
+@shared_task(**_MAIL)
+def send_email_change_link(user_id: int, new_email: str) -> bool:
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    return emails.send_email_change_link(user, new_email) if user else False
+
+
+@shared_task(**_MAIL)
+def send_email_taken_notice(email: str) -> bool:
+    return emails.send_email_taken_notice(email)

@@ -21,8 +21,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from shop.orders import selectors as orders
 
 from . import services
-from .forms import EmailAuthenticationForm, EnrolForm, StepUpForm, TokenForm
-from .lockout import lockout_response
+from .challenge import ChallengeField
+from .forms import EmailAuthenticationForm, EnrolForm, NewPasswordForm, StepUpForm, TokenForm
+from .lockout import lockout_response, needs_challenge
 
 SESSION_ENROLMENT = "accounts.enrolling_device"
 
@@ -43,7 +44,25 @@ class LoginView(auth_views.LoginView):
 
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
-    redirect_authenticated_user = True
+
+    @property
+    def redirect_authenticated_user(self):
+        # Only someone fully signed in skips the form. Staff signed in without a verified second
+        # factor (made staff mid-session, or their device was removed) would otherwise bounce
+        # between the admin and this page for ever; they sign in again, through both steps.
+        user = self.request.user
+        return user.is_authenticated and (user.is_verified() or not services.needs_second_factor(user))
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        if needs_challenge(self.request):  # 3+ failures from this address: prove it is no bot
+            form.fields["challenge"] = ChallengeField()
+        return form
+
+    def form_invalid(self, form):
+        if "challenge" not in form.fields and needs_challenge(self.request):
+            form.fields["challenge"] = ChallengeField()  # this failure was the 3rd: the next try needs it
+        return super().form_invalid(form)
 
     def form_valid(self, form):
         user = form.get_user()
@@ -211,6 +230,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     for the second factor. The reset is audited and ends every session of the account."""
 
     template_name = "accounts/password_reset_confirm.html"
+    form_class = NewPasswordForm
     success_url = reverse_lazy("accounts:login")
 
     def form_valid(self, form):
