@@ -55,7 +55,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
-    "django.contrib.admin",
+    # The admin, as django-otp's OTP-enforcing site: staff never reach it on a password alone.
+    "shop.accounts.apps.OTPAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -64,6 +65,11 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "django_altcha",
+    "django.forms",  # its widget templates, for FORM_RENDERER below
     "shop.core",
     "shop.accounts",
     "shop.catalog",
@@ -80,12 +86,24 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "shop.accounts.middleware.SessionPolicyMiddleware",
+    "shop.accounts.middleware.MandatoryTwoStepMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+# axes first: a locked-out pair or address is refused before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "shop.urls"
+# Widgets render through the project's templates/, so a widget template can live next to the pages.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 WSGI_APPLICATION = "shop.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
@@ -129,8 +147,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Sessions are rows in the database with the cache in front: every web node sees the same
-# sessions, and a session can be listed and ended server-side.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# sessions, and a session can be listed and ended server-side. (Django's cached_db engine, plus
+# keeping the "active sessions" list in step when a key rotates: shop/accounts/session_store.py.)
+SESSION_ENGINE = "shop.accounts.session_store"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=int(timedelta(days=14).total_seconds()))
 PASSWORD_RESET_TIMEOUT = 60 * 60
 
@@ -167,6 +186,43 @@ else:
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 # Links in e-mails are absolute; a Celery worker has no request to build them from.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:" + env.str("PORT", default="8000")).rstrip("/")
+
+# --- Accounts: lockout, MFA, sessions, bots (README "Security settings") -----------------
+# django-axes counts failed logins (and failed second factors) in the database, so that every
+# web node agrees. 5 failures for one account from one address lock that pair; 30 failures from
+# one address across any accounts lock the address (shop.accounts.lockout.ShopAxesHandler).
+AXES_HANDLER = "shop.accounts.lockout.ShopAxesHandler"
+AXES_FAILURE_LIMIT = env.int("LOCKOUT_FAILURES_PER_ACCOUNT", default=5)
+SHOP_LOCKOUT_FAILURES_PER_ADDRESS = env.int("LOCKOUT_FAILURES_PER_ADDRESS", default=30)
+SHOP_CHALLENGE_AFTER_FAILURES = 3
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "shop.accounts.lockout.username_from_request"
+AXES_CLIENT_IP_CALLABLE = "shop.accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "shop.accounts.lockout.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["password", "password1", "password2", "new_password1", "new_password2", "token", "code"]
+AXES_VERBOSE = False
+# Behind a reverse proxy: the header it sets (e.g. HTTP_X_FORWARDED_FOR) and how many trusted
+# proxies append to it. The client address is the entry the outermost trusted proxy added (the
+# right-most after skipping the others); anything to its left was sent by the client and ignored.
+SHOP_TRUSTED_PROXY_HEADER = env.str("TRUSTED_PROXY_HEADER", default="")
+SHOP_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+
+OTP_TOTP_ISSUER = env.str("SHOP_NAME", default="Storefront")
+OTP_TOTP_THROTTLE_FACTOR = 1
+SHOP_REQUIRE_CUSTOMER_MFA = env.bool("SHOP_REQUIRE_CUSTOMER_MFA", default=False)
+SHOP_BACKUP_CODE_COUNT = 10
+# A step-up (password, and the second factor when enrolled) is good for this long.
+SHOP_STEP_UP_SECONDS = 10 * 60
+SHOP_SESSION_IDLE = {"staff": timedelta(minutes=30), "shopper": timedelta(hours=2)}
+SHOP_SESSION_ABSOLUTE = {"staff": timedelta(hours=12), "shopper": timedelta(hours=12), "remembered": timedelta(days=14)}
+SHOP_EMAIL_VERIFICATION_MAX_AGE = int(timedelta(days=3).total_seconds())
+
+ALTCHA_HMAC_KEY = env.str("ALTCHA_HMAC_KEY", default="") or SECRET_KEY
+ALTCHA_VERIFICATION_ENABLED = True  # never switched off by the environment; tests may override it
 
 # --- Passwords --------------------------------------------------------------------------------
 PASSWORD_HASHERS = [
@@ -253,7 +309,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.security.csrf": {"level": "WARNING"}},
+    "loggers": {"django.security.csrf": {"level": "WARNING"}, "axes": {"level": "ERROR"}},
 }
 
 # --- Internationalisation ---------------------------------------------------------------------

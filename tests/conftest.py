@@ -106,6 +106,25 @@ def _fast_and_isolated(settings):
 
 
 @pytest.fixture
+def verified_login():
+    """verified_login(client, user): signed in and verified by a TOTP device, as after both login steps."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    def login(client, user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+            user=user, name="test", confirmed=True
+        )
+        client.force_login(user)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        return device
+
+    return login
+
+
+@pytest.fixture
 def celery_config():
     """The real worker of the `redis` tests: Redis as broker, as in production."""
     from django.conf import settings

@@ -2,6 +2,7 @@
 
 import factory
 from django.conf import settings
+from django.utils import timezone
 
 from shop.accounts.models import User
 from shop.catalog.models import Category, Product, Stock, Store
@@ -16,6 +17,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"person{n}@example.com")
     first_name = "Alex"
+    email_verified_at = factory.LazyFunction(timezone.now)
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation

@@ -1,4 +1,5 @@
 from django.apps import AppConfig, apps
+from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate
 
 
@@ -6,8 +7,11 @@ class AccountsConfig(AppConfig):
     name = "shop.accounts"
     label = "accounts"
     verbose_name = "Accounts"
+    default = True
 
     def ready(self):
+        from . import receivers  # noqa: F401  (audit of failed logins and lockouts)
+
         post_migrate.connect(_sync_roles, dispatch_uid="accounts.sync_roles")
 
 
@@ -19,3 +23,10 @@ def _sync_roles(sender, **kwargs):
         from .roles import sync_roles
 
         sync_roles()
+
+
+class OTPAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with the OTP-enforcing site as `admin.site`."""
+
+    default = False
+    default_site = "shop.accounts.admin_site.ShopAdminSite"

@@ -28,6 +28,11 @@ ROLE_PERMISSIONS = {
         "orders.change_order",
         "core.view_auditevent",
         "accounts.view_user",
+        # End all sessions of a user (the User admin's action), and unlock sign-ins that
+        # django-axes paused (deleting an AccessAttempt is the unlock; it is audited).
+        "accounts.delete_usersession",
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
     ],
 }
 

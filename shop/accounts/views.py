@@ -1,20 +1,240 @@
+"""Sign-in in two steps (password, then second factor or enrolment), sign-out, step-up."""
+
+import io
+from base64 import b32encode, b64encode
+
+import qrcode
+import qrcode.image.svg
+from axes.handlers.proxy import AxesProxyHandler
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+from django_otp import user_has_device
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from shop.orders import selectors as orders
 
-from .forms import EmailAuthenticationForm
+from . import services
+from .challenge import ChallengeField
+from .forms import EmailAuthenticationForm, EnrolForm, NewPasswordForm, StepUpForm, TokenForm
+from .lockout import lockout_response, needs_challenge
+
+SESSION_ENROLMENT = "accounts.enrolling_device"
+
+
+def _next_url(request, default="accounts:account"):
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse(default)
+
+
+def _with_next(name, request):
+    return f"{reverse(name)}?{urlencode({'next': _next_url(request)})}"
 
 
 class LoginView(auth_views.LoginView):
+    """Step 1: e-mail and password (axes refuses locked pairs and addresses before checking)."""
+
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
-    redirect_authenticated_user = True
+
+    @property
+    def redirect_authenticated_user(self):
+        # Only someone fully signed in skips the form. Staff signed in without a verified second
+        # factor (made staff mid-session, or their device was removed) would otherwise bounce
+        # between the admin and this page for ever; they sign in again, through both steps.
+        user = self.request.user
+        return user.is_authenticated and (user.is_verified() or not services.needs_second_factor(user))
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        if needs_challenge(self.request):  # 3+ failures from this address: prove it is no bot
+            form.fields["challenge"] = ChallengeField()
+        return form
+
+    def form_invalid(self, form):
+        if "challenge" not in form.fields and needs_challenge(self.request):
+            form.fields["challenge"] = ChallengeField()  # this failure was the 3rd: the next try needs it
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        user = form.get_user()
+        remember = form.cleaned_data.get("remember", False)
+        if services.needs_second_factor(user):
+            services.begin_login(request=self.request, user=user, remember=remember)
+            step = "accounts:login_verify" if user_has_device(user, confirmed=True) else "accounts:login_enrol"
+            return redirect(_with_next(step, self.request))
+        services.complete_login(request=self.request, user=user, remember=remember)
+        return redirect(self.get_success_url())
+
+
+def _pending_or_restart(request):
+    user = services.pending_login_user(request)
+    if user is None:
+        messages.info(request, "Your sign-in took too long or has not started. Please enter your password again.")
+    return user
+
+
+@never_cache
+@sensitive_post_parameters("token")
+def login_verify(request):
+    """Step 2: the code from the authenticator app, or a backup code."""
+    user = _pending_or_restart(request)
+    if user is None:
+        return redirect("accounts:login")
+    if not user_has_device(user, confirmed=True):
+        return redirect(_with_next("accounts:login_enrol", request))
+    form = TokenForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if not AxesProxyHandler.is_allowed(request, {"username": user.email}):
+            return lockout_response(request)
+        status = 400
+        if form.is_valid():
+            device = services.verify_second_factor(request=request, user=user, token=form.cleaned_data["token"])
+            if device is not None:
+                services.complete_login(request=request, user=user, device=device)
+                return redirect(_next_url(request))
+            if getattr(request, "axes_locked_out", False):
+                return lockout_response(request)
+            form.add_error("token", "That code did not match. Enter the current code from your app, or a backup code.")
+    return render(request, "accounts/login_verify.html", {"form": form, "next": _next_url(request)}, status=status)
+
+
+def _qr_data_uri(text: str) -> str:
+    """The QR code as an SVG data: URI, made on the server (no third party sees the secret)."""
+    buffer = io.BytesIO()
+    qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8).save(buffer)
+    return "data:image/svg+xml;base64," + b64encode(buffer.getvalue()).decode()
+
+
+def _enrolment_page(request, *, device, form, status, template="accounts/enrol.html"):
+    context = {
+        "form": form,
+        "qr_data_uri": _qr_data_uri(device.config_url),
+        "secret": _b32_secret(device),
+        "next": _next_url(request),
+    }
+    return render(request, template, context, status=status)
+
+
+def _b32_secret(device) -> str:
+    """The key as authenticator apps expect it when typed: base32, in groups of four."""
+    raw = b32encode(device.bin_key).decode().rstrip("=")
+    return " ".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def _enrolling_device(request, user):
+    device = TOTPDevice.objects.filter(pk=request.session.get(SESSION_ENROLMENT), user=user, confirmed=False).first()
+    if device is None:
+        device = services.start_totp_enrolment(user=user)
+        request.session[SESSION_ENROLMENT] = device.pk
+    return device
+
+
+@never_cache
+@sensitive_post_parameters("token")
+def login_enrol(request):
+    """Step 2 for staff (or any shopper when MFA is mandatory) without a device: set one up now."""
+    user = _pending_or_restart(request)
+    if user is None:
+        return redirect("accounts:login")
+    if user_has_device(user, confirmed=True):
+        return redirect(_with_next("accounts:login_verify", request))
+    device = _enrolling_device(request, user)
+    form = EnrolForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = services.confirm_totp(request=request, device=device, token=form.cleaned_data["token"])
+        except services.AccountError as error:
+            form.add_error("token", str(error))
+        else:
+            request.session.pop(SESSION_ENROLMENT, None)
+            services.complete_login(request=request, user=user, device=device)
+            return _backup_codes_page(request, codes, continue_url=_next_url(request))
+    return _enrolment_page(request, device=device, form=form, status=400 if request.method == "POST" else 200)
+
+
+def _backup_codes_page(request, codes, *, continue_url):
+    response = render(request, "accounts/backup_codes.html", {"codes": codes, "continue_url": continue_url})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@never_cache
+@login_required
+@sensitive_post_parameters("password", "token")
+def step_up(request):
+    """Confirm it is really you before a sensitive change (good for 10 minutes)."""
+    needs_token = user_has_device(request.user, confirmed=True)
+    form = StepUpForm(request.POST or None, needs_token=needs_token)
+    status = 200
+    if request.method == "POST":
+        if not AxesProxyHandler.is_allowed(request, {"username": request.user.email}):
+            return lockout_response(request)
+        status = 400
+        if form.is_valid():
+            try:
+                services.step_up(
+                    request=request,
+                    user=request.user,
+                    password=form.cleaned_data["password"],
+                    token=form.cleaned_data.get("token", ""),
+                )
+            except services.AccountError as error:
+                if getattr(request, "axes_locked_out", False):
+                    return lockout_response(request)
+                form.add_error(None, str(error))
+            else:
+                return redirect(_next_url(request))
+    return render(request, "accounts/step_up.html", {"form": form, "next": _next_url(request)}, status=status)
+
+
+def step_up_required(view):
+    """Sensitive pages: signed in, and re-authenticated within SHOP_STEP_UP_SECONDS."""
+
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not services.step_up_is_fresh(request):
+            messages.info(request, "For your security, confirm it is you before continuing.")
+            return redirect(f"{reverse('accounts:step_up')}?{urlencode({'next': request.get_full_path()})}")
+        return view(request, *args, **kwargs)
+
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+@require_POST
+def logout(request):
+    services.forget_session(session_key=request.session.session_key)
+    response = auth_views.LogoutView.as_view()(request)
+    return response
 
 
 @never_cache
 @login_required
 def account(request):
     return render(request, "accounts/account.html", {"orders": orders.orders_of(user=request.user)})
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """The link from the reset e-mail. It never signs the person in: the next login still asks
+    for the second factor. The reset is audited and ends every session of the account."""
+
+    template_name = "accounts/password_reset_confirm.html"
+    form_class = NewPasswordForm
+    success_url = reverse_lazy("accounts:login")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.password_changed(request=self.request, user=form.user, how="reset")
+        messages.success(self.request, "Your password was changed. Sign in with the new one.")
+        return response

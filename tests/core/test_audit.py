@@ -334,8 +334,8 @@ def test_an_event_without_actor_or_subject_stores_empty_references():
 
 
 @pytest.fixture
-def superuser_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+def superuser_client(client, verified_login):
+    verified_login(client, UserFactory(is_staff=True, is_superuser=True))
     return client
 
 

@@ -131,8 +131,18 @@ def _not_found(client, stock):
     return client.get(f"/no-such-page/{XSS_QUERY}")
 
 
-def _admin_login(client, stock):
-    return client.get("/admin/login/")
+def _admin_index(client, stock):
+    """The admin as a staff member who passed both sign-in steps."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = UserFactory(is_staff=True, is_superuser=True)
+    device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client.get("/admin/")
 
 
 SHOP_PAGES = [
@@ -149,7 +159,7 @@ SHOP_PAGES = [
     _account,
     _not_found,
 ]
-ALL_PAGES = [*SHOP_PAGES, _admin_login]
+ALL_PAGES = [*SHOP_PAGES, _admin_index]
 EXPECTED_STATUS = {_not_found: 404}
 
 
@@ -199,7 +209,7 @@ def test_every_script_on_a_shop_page_carries_the_nonce_of_its_policy(client, sto
 
 def test_the_admin_runs_only_scripts_from_our_own_origin(client, stock):
     """Django's admin templates put no nonce on their scripts; `script-src 'self'` still covers files from /static/."""
-    response = _admin_login(client, stock)
+    response = _admin_index(client, stock)
 
     scripts = page_tags(response).scripts
     nonces = _nonces(csp_directives(response))
@@ -228,7 +238,7 @@ def test_each_response_gets_a_fresh_nonce(client, stock):
 # --- Other security headers -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", [_home, _product, _cart_with_item, _login, _not_found, _admin_login], ids=_page_id)
+@pytest.mark.parametrize("page", [_home, _product, _cart_with_item, _login, _not_found, _admin_index], ids=_page_id)
 def test_pages_send_the_browser_hardening_headers(client, stock, page):
     response = page(client, stock)
 

@@ -4,11 +4,15 @@ Idempotent: running it again updates the same rows (matched by slug or e-mail) a
 demo stock levels. Refuses to run in production, where no account may have a published password.
 """
 
+from base64 import b32encode
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from shop.accounts import roles
 from shop.accounts.models import User
@@ -150,13 +154,24 @@ class Command(BaseCommand):
         for person in PEOPLE:
             role = person["role"] or "Shopper"
             self.stdout.write(f"  {role:<20} {person['email']:<26} password: {person['password']}")
+        self.stdout.write("Staff sign in with a second factor. Add these to an authenticator app (key or URI):")
+        for person in PEOPLE:
+            device = TOTPDevice.objects.filter(user__email=person["email"], confirmed=True).first()
+            if device is not None:
+                key = b32encode(device.bin_key).decode().rstrip("=")
+                self.stdout.write(f"  {person['email']:<26} key: {key}")
+                self.stdout.write(f"  {'':<26} {device.config_url}")
 
     def _person(self, person) -> User:
         user = User.objects.filter(email=person["email"]).first() or User(email=person["email"])
         user.first_name = person["first_name"]
+        user.email_verified_at = user.email_verified_at or timezone.now()
         user.is_staff = person["role"] is not None
         user.set_password(person["password"])
         user.save()
         if person["role"]:
             user.groups.set([Group.objects.get(name=person["role"])])
+            # Staff never reach the admin without a second factor: enrol the demo staff once.
+            if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+                TOTPDevice.objects.create(user=user, name="Demo authenticator", confirmed=True)
         return user
