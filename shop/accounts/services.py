@@ -110,7 +110,11 @@ def complete_login(*, request, user: User, device=None, remember: bool | None = 
 def verify_second_factor(*, request, user: User, token: str):
     """Check a TOTP or backup code against the person's devices. Failures count towards lockout."""
     token = "".join((token or "").split())
-    for device in _devices_for_verification(user, token):
+    devices = _devices_for_verification(user, token)
+    if devices and not any(device.verify_is_allowed()[0] for device in devices):
+        # django-otp's back-off after a wrong code (1, 2, 4 ... seconds): not another failure.
+        raise AccountError("Too many wrong codes in a row. Wait a few seconds, then enter the current code.")
+    for device in devices:
         verified = verify_token(user, device.persistent_id, token)
         if verified is not None:
             if isinstance(verified, BackupCodeDevice):

@@ -98,7 +98,13 @@ def login_verify(request):
             return lockout_response(request)
         status = 400
         if form.is_valid():
-            device = services.verify_second_factor(request=request, user=user, token=form.cleaned_data["token"])
+            try:
+                device = services.verify_second_factor(request=request, user=user, token=form.cleaned_data["token"])
+            except services.AccountError as error:
+                form.add_error("token", str(error))
+                return render(
+                    request, "accounts/login_verify.html", {"form": form, "next": _next_url(request)}, status=429
+                )
             if device is not None:
                 services.complete_login(request=request, user=user, device=device)
                 return redirect(_next_url(request))

@@ -129,13 +129,37 @@ def test_wrong_codes_count_towards_the_lockout(client):
     device = enrolled(user)
     sign_in(client, user.email)
 
-    statuses = [give_code(client, wrong_code(device)).status_code for _ in range(5)]
+    statuses = []
+    for _ in range(5):
+        wait_out_the_back_off(device)
+        statuses.append(give_code(client, wrong_code(device)).status_code)
 
     assert statuses == [400, 400, 400, 400, 429]
     assert "Sign-in is paused" in give_code(client, code(device)).content.decode()
     assert not signed_in(client)
     # ...and the password alone no longer gets past the first step from here either.
     assert sign_in(client, user.email).status_code == 429
+
+
+def wait_out_the_back_off(device):
+    """As if the person waited: django-otp refuses codes for 1, 2, 4 ... seconds after a wrong one."""
+    TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=None)
+
+
+def test_a_code_sent_during_the_back_off_is_refused_without_counting_as_a_failure(client):
+    user = UserFactory()
+    device = enrolled(user)
+    sign_in(client, user.email)
+    assert give_code(client, wrong_code(device)).status_code == 400
+
+    hurried = give_code(client, code(device))
+
+    assert hurried.status_code == 429
+    assert "Wait a few seconds" in hurried.content.decode()
+    assert not signed_in(client)
+    assert AccessAttempt.objects.get().failures_since_start == 1
+    wait_out_the_back_off(device)
+    assert give_code(client, code(device)).status_code == 302
 
 
 def test_the_code_step_refuses_even_the_right_code_while_the_account_is_locked(client):
