@@ -7,6 +7,7 @@ session rules apply to the admin too.
 """
 
 from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect
 from django.urls import reverse
 from django_otp.admin import OTPAdminSite
 
@@ -17,3 +18,12 @@ class ShopAdminSite(OTPAdminSite):
 
     def login(self, request, extra_context=None):
         return redirect_to_login(request.GET.get("next") or reverse("admin:index"), reverse("accounts:login"))
+
+    def password_change(self, request, extra_context=None):
+        # The shop's own page: step-up first, then audit, notice e-mail and other sessions ended.
+        return redirect("accounts:password_change")
+
+    def logout(self, request, extra_context=None):
+        from .views import logout
+
+        return logout(request)

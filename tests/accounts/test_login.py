@@ -493,3 +493,18 @@ def test_a_step_up_protected_page_sends_a_stranger_to_the_sign_in():
 
     assert response.status_code == 302
     assert response.url.startswith(LOGIN)
+
+
+def test_the_admins_password_change_goes_through_the_shops_own_page(client, verified_login):
+    verified_login(client, UserFactory(is_staff=True))
+    response = client.get("/admin/password_change/")
+    assert response.status_code == 302 and response.url == reverse("accounts:password_change")
+
+
+def test_signing_out_of_the_admin_ends_the_session_on_the_server(client, verified_login):
+    from django.contrib.sessions.backends.cached_db import SessionStore
+
+    verified_login(client, UserFactory(is_staff=True))
+    key = client.session.session_key
+    assert client.post("/admin/logout/").status_code == 302
+    assert not SessionStore(session_key=key).exists(key)
