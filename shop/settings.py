@@ -224,6 +224,22 @@ SHOP_EMAIL_VERIFICATION_MAX_AGE = int(timedelta(days=3).total_seconds())
 ALTCHA_HMAC_KEY = env.str("ALTCHA_HMAC_KEY", default="") or SECRET_KEY
 ALTCHA_VERIFICATION_ENABLED = True  # never switched off by the environment; tests may override it
 
+# --- Payments (README "Payments") --------------------------------------------------------------
+# sandbox: the built-in stand-in provider with documented test cards (embedded default).
+# stripe: PaymentIntents through the official SDK (needs the three STRIPE_* keys).
+PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="sandbox")
+if PAYMENT_GATEWAY not in {"sandbox", "stripe"}:
+    raise ImproperlyConfigured(f"PAYMENT_GATEWAY must be 'sandbox' or 'stripe', not {PAYMENT_GATEWAY!r}.")
+# Signs the sandbox gateway's webhooks (HMAC-SHA256 over "timestamp.body").
+SANDBOX_WEBHOOK_SECRET = env.str("SANDBOX_WEBHOOK_SECRET", default="") or f"sandbox-{SECRET_KEY}"
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")  # tests point the SDK at a local server
+WEBHOOK_TOLERANCE_SECONDS = 5 * 60
+# Card-testing defence: declines per hour per session, account or client address.
+SHOP_DECLINE_LIMIT = env.int("SHOP_DECLINE_LIMIT", default=5)
+
 # --- Passwords --------------------------------------------------------------------------------
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

@@ -275,10 +275,22 @@ def _transition(order: Order, status: str) -> Order:
     return locked
 
 
+def mark_order_paid(*, order: Order) -> Order:
+    """The gateway captured the money, or (pickup) authorized it until handover."""
+    with transaction.atomic():
+        order = _transition(order, Order.Status.PAID)
+        audit.record("order.paid", subject=order, data={"total_minor": order.total_minor})
+    return order
+
+
 def cancel_order(*, order: Order, actor=None, reason: str = "") -> Order:
-    """Cancel an order that has not left the shop and put its units back on the store's shelf."""
+    """Cancel an order that has not left the shop, put its units back on the store's shelf, and
+    release a payment that was only authorized."""
+    from shop.payments import services as payments
+
     with transaction.atomic():
         order = _transition(order, Order.Status.CANCELLED)
+        payments.void_for_order(order_id=order.pk)
         for line in order.lines.exclude(product=None).order_by("product_id"):
             Stock.objects.filter(store=order.store, product_id=line.product_id).update(
                 quantity=F("quantity") + line.quantity
