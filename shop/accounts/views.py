@@ -145,6 +145,21 @@ def _enrolling_device(request, user):
     return device
 
 
+def enrol(request, user, *, confirm, done):
+    """Show the QR code until a first code confirms the new device, then return `done(device, codes)`."""
+    device = _enrolling_device(request, user)
+    form = EnrolForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = confirm(request=request, device=device, token=form.cleaned_data["token"])
+        except services.AccountError as error:
+            form.add_error("token", str(error))
+        else:
+            request.session.pop(SESSION_ENROLMENT, None)
+            return done(device, codes)
+    return _enrolment_page(request, device=device, form=form, status=400 if request.method == "POST" else 200)
+
+
 @never_cache
 @sensitive_post_parameters("token")
 def login_enrol(request):
@@ -154,18 +169,12 @@ def login_enrol(request):
         return redirect("accounts:login")
     if user_has_device(user, confirmed=True):
         return redirect(_with_next("accounts:login_verify", request))
-    device = _enrolling_device(request, user)
-    form = EnrolForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            codes = services.confirm_totp(request=request, device=device, token=form.cleaned_data["token"])
-        except services.AccountError as error:
-            form.add_error("token", str(error))
-        else:
-            request.session.pop(SESSION_ENROLMENT, None)
-            services.complete_login(request=request, user=user, device=device)
-            return _backup_codes_page(request, codes, continue_url=_next_url(request))
-    return _enrolment_page(request, device=device, form=form, status=400 if request.method == "POST" else 200)
+
+    def signed_in(device, codes):
+        services.complete_login(request=request, user=user, device=device)
+        return _backup_codes_page(request, codes, continue_url=_next_url(request))
+
+    return enrol(request, user, confirm=services.confirm_totp, done=signed_in)
 
 
 def _backup_codes_page(request, codes, *, continue_url):

@@ -18,15 +18,7 @@ from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import selectors, services
-from .forms import EnrolForm
-from .views import (
-    SESSION_ENROLMENT,
-    _backup_codes_page,
-    _enrolling_device,
-    _enrolment_page,
-    _next_url,
-    step_up_required,
-)
+from .views import _backup_codes_page, _next_url, enrol, step_up_required
 
 
 def _with_security_next(name: str, *args) -> str:
@@ -66,18 +58,12 @@ def add_authenticator(request):
         return _refused(
             request, "Confirm your e-mail address first (see your account page), then turn this on.", status=409
         )
-    device = _enrolling_device(request, request.user)
-    form = EnrolForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            codes = services.turn_on_two_step(request=request, device=device, token=form.cleaned_data["token"])
-        except services.AccountError as error:
-            form.add_error("token", str(error))
-        else:
-            request.session.pop(SESSION_ENROLMENT, None)
-            messages.success(request, "Two-step sign-in is on. From now on, signing in asks for a code from your app.")
-            return _backup_codes_page(request, codes, continue_url=_next_url(request, default="accounts:security"))
-    return _enrolment_page(request, device=device, form=form, status=400 if request.method == "POST" else 200)
+
+    def turned_on(device, codes):
+        messages.success(request, "Two-step sign-in is on. From now on, signing in asks for a code from your app.")
+        return _backup_codes_page(request, codes, continue_url=_next_url(request, default="accounts:security"))
+
+    return enrol(request, request.user, confirm=services.turn_on_two_step, done=turned_on)
 
 
 @never_cache
