@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "shop.catalog",
     "shop.orders",
     "shop.payments",
+    "shop.payments.gateways.sandbox",  # the stand-in provider: its own URLs, templates, CSP
+    "shop.payments.gateways.stripe",  # its card-element partial and glue script
     "shop.privacy",
 ]
 
@@ -236,6 +238,14 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")  # tests point the SDK at a local server
+if PAYMENT_GATEWAY == "stripe":
+    _missing = [
+        n
+        for n in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET")
+        if not env.str(n, default="")
+    ]
+    if _missing:
+        raise ImproperlyConfigured("PAYMENT_GATEWAY=stripe needs " + ", ".join(_missing) + " (see README).")
 WEBHOOK_TOLERANCE_SECONDS = 5 * 60
 # Card-testing defence: declines per hour per session, account or client address.
 SHOP_DECLINE_LIMIT = env.int("SHOP_DECLINE_LIMIT", default=5)

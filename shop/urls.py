@@ -10,9 +10,14 @@ admin.site.site_title = settings.SHOP_NAME
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("account/cards/", include("shop.payments.urls_cards")),
     path("account/", include("shop.accounts.urls")),
+    path("payments/", include("shop.payments.urls")),
     path("csp-report/", core_views.csp_report, name="csp_report"),
     path("healthz", core_views.healthz, name="healthz"),
+    # The sandbox payment provider, kept apart from the shop under its own prefix.
+    path("sandbox-gateway/", include("shop.payments.gateways.sandbox.urls")),
+    path("", include("shop.payments.urls_pay")),
     path("", include("shop.orders.urls")),
     path("", include("shop.catalog.urls")),
 ]

@@ -33,6 +33,12 @@ ROLE_PERMISSIONS = {
         "accounts.delete_usersession",
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
+        # Payments: read them, and refund a captured one (a custom permission on Payment).
+        "payments.view_payment",
+        "payments.refund_payment",
+        "payments.view_refund",
+        "payments.view_webhookevent",
+        "payments.view_paymentmethod",
     ],
 }
 

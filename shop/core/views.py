@@ -1,10 +1,17 @@
+import hashlib
 import json
 import logging
+import re
+from contextlib import suppress
+from urllib.parse import urlsplit
 
+from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+
+from . import audit
 
 logger = logging.getLogger("shop.csp")
 
@@ -30,7 +37,47 @@ def csp_report(request):
         _loggable(body.get("blocked-uri")),
         _loggable(body.get("document-uri")),
     )
+    with suppress(ValueError):  # a URL urlsplit cannot parse ("http://[x"): logged above, nothing to audit
+        _audit_payment_page_violation(body)
     return HttpResponse(status=204)
+
+
+# Checkout, the payment page (and its 3-D Secure return), and the sandbox gateway's card fields.
+_PAYMENT_PAGE = re.compile(r"^/(checkout/|payments/|orders/[^/]+/pay/|sandbox-gateway/)")
+_AUDITED_PER_HOUR = 200
+
+
+def _audit_payment_page_violation(body: dict) -> None:
+    """A violation on a checkout or payment page is a security event (PCI DSS 11.6.1): audit it.
+
+    Anyone can post reports, so only the directive, the blocked host and the page path are kept
+    (no query string, no full URL), the same violation is recorded once an hour, and at most
+    _AUDITED_PER_HOUR a hour in all, so a flood cannot fill the audit log.
+    """
+    page = urlsplit(str(body.get("document-uri") or body.get("documentURL") or "")[:2000]).path
+    if not _PAYMENT_PAGE.match(page):
+        return
+    directive = str(body.get("effective-directive") or body.get("violated-directive") or "")[:100]
+    data = {"directive": directive.split(" ")[0], "blocked": _blocked_host(body), "page": page[:200]}
+    fingerprint = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    if not cache.add(f"csp-audit:{fingerprint}", 1, timeout=3600):
+        return
+    cache.add("csp-audit:count", 0, timeout=3600)
+    try:
+        if cache.incr("csp-audit:count") > _AUDITED_PER_HOUR:
+            return
+    except ValueError:  # the counter expired between add and incr
+        cache.set("csp-audit:count", 1, timeout=3600)
+    audit.record("csp.violation", data=data)
+
+
+def _blocked_host(body: dict) -> str:
+    """The host of what was blocked, or the browser's keyword for it (inline, eval, data, ...)."""
+    blocked = str(body.get("blocked-uri") or body.get("blockedURL") or "")[:2000]
+    parts = urlsplit(blocked)
+    if parts.hostname:
+        return parts.hostname[:200]
+    return (parts.scheme or blocked)[:40]
 
 
 def _loggable(value) -> str:

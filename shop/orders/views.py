@@ -126,7 +126,7 @@ def checkout(request):
                     request,
                     f"Thank you! Order {order.number} is placed. A confirmation is on its way to {order.email}.",
                 )
-                return redirect(order.get_absolute_url())
+                return redirect("pay:pay", number=order.number)
     fee = {
         kind: services.delivery_fee_minor(fulfillment=kind, subtotal_minor=view.subtotal_minor)
         for kind in Order.Fulfillment.values

@@ -43,6 +43,8 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Refunds are given from the admin by Shop managers only (roles.py).
+        permissions = [("refund_payment", "Can refund a payment")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(refunded_minor__lte=models.F("captured_minor")), name="payment_refund_within_capture"

@@ -113,7 +113,17 @@ def complete_action(*, payment: Payment) -> Payment:
             return payment
         result = gateways.get_gateway(payment.gateway).confirm_action(reference=payment.reference)
         _apply(payment, result)
+        owner = payment.order.user
+        if result.saved_token and result.card and owner is not None:  # the shopper asked to save it
+            _save_card(user=owner, gateway=payment.gateway, token=result.saved_token, card=result.card)
     return payment
+
+
+def action_url(*, payment: Payment) -> str:
+    """Where the shopper completes the 3-D Secure check of a payment waiting for one ("" if none)."""
+    if payment.status != Payment.Status.REQUIRES_ACTION:
+        return ""
+    return gateways.get_gateway(payment.gateway).confirm_action(reference=payment.reference).action_url
 
 
 def _apply(payment: Payment, result: base.ChargeResult) -> None:
@@ -239,14 +249,20 @@ _WEBHOOK_TARGETS = {
 
 def process_webhook(*, gateway_name: str, event: base.WebhookEvent) -> bool:
     """Apply a verified event once. Returns False for a redelivery. Never moves a payment backwards."""
-    try:
-        with transaction.atomic():
-            record = WebhookEvent.objects.create(
-                gateway=gateway_name, event_id=event.id, type=event.type, reference=event.reference, payload=event.data
-            )
-    except IntegrityError:
-        return False
+    # Recording and applying commit together: if applying fails, the record is rolled back too,
+    # so the provider's retry is processed instead of being taken for a redelivery and lost.
     with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = WebhookEvent.objects.create(
+                    gateway=gateway_name,
+                    event_id=event.id,
+                    type=event.type,
+                    reference=event.reference,
+                    payload=event.data,
+                )
+        except IntegrityError:
+            return False
         payment = Payment.objects.select_for_update().filter(gateway=gateway_name, reference=event.reference).first()
         target = _WEBHOOK_TARGETS.get(event.type)
         if payment is not None and target is not None:

@@ -32,6 +32,9 @@ def _cart_row(page, product_name):
 
 
 def _order_number(page) -> str:
+    # Placing the order leads to its payment page; "View order (pay later)" opens the order.
+    expect(_heading(page)).to_have_text(re.compile(r"^Pay for order "))
+    page.get_by_role("link", name="View order (pay later)").click()
     expect(_heading(page)).to_have_text(ORDER_HEADING)
     return ORDER_HEADING.match(_heading(page).inner_text().strip()).group(1)
 

@@ -143,8 +143,9 @@ class TestCheckout:
         add(client, stock.product, 2)
         response = checkout_pickup(client, stock.store)
         order = Order.objects.get()
-        assert response.status_code == 302 and response.url == order.get_absolute_url()
-        page = client.get(response.url)
+        # Placing the order leads to its payment page; the order page shows it awaiting payment.
+        assert response.status_code == 302 and response.url == reverse("pay:pay", args=[order.number])
+        page = client.get(order.get_absolute_url())
         assert page.status_code == 200
         assert "Awaiting payment" in page.text and order.number in page.text and "Berlin Mitte" in page.text
         assert "no-store" in page["Cache-Control"]
