@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from shop.core import audit
+from shop.core.templatetags.money import money
 from shop.orders.models import Order
 
 from . import gateways
@@ -34,6 +35,9 @@ DECLINE_MESSAGES = {
     "expired_card": "Your card has expired. Check the expiry date or use another card.",
     "authentication_failed": "The 3-D Secure check was not completed. Try again or use another card.",
 }
+
+
+_FORM_USED = "This payment form was already used. Reload the page and try again."
 
 
 def decline_message(code: str) -> str:
@@ -63,27 +67,31 @@ def pay_order(
     The same idempotency key always gives back the same payment (a double click, a retried
     request); the order row is locked, so two concurrent attempts cannot both charge it.
     """
-    if limiter is not None:
-        limiter.check()
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             if existing.order_id != order.pk:
-                raise PaymentError("This payment form was already used. Reload the page and try again.")
-            return existing
+                raise PaymentError(_FORM_USED)
+            return existing  # a resent form gets its answer, even past the decline limit
+        if limiter is not None:
+            limiter.check()
         if order.status != Order.Status.AWAITING_PAYMENT:
             raise PaymentError(f"Order {order.number} is {order.get_status_display().lower()}: nothing to pay.")
         if order.payments.filter(status=Payment.Status.REQUIRES_ACTION).exists():
             raise PaymentError("A 3-D Secure check for this order is still open. Complete it, or wait a minute.")
         gateway = gateways.get_gateway()
-        payment = Payment.objects.create(
-            order=order,
-            gateway=gateway.name,
-            idempotency_key=idempotency_key,
-            amount_minor=order.total_minor,
-            currency=order.currency,
-        )
+        try:
+            with transaction.atomic():
+                payment = Payment.objects.create(
+                    order=order,
+                    gateway=gateway.name,
+                    idempotency_key=idempotency_key,
+                    amount_minor=order.total_minor,
+                    currency=order.currency,
+                )
+        except IntegrityError:  # the same key, used for another order at this very moment
+            raise PaymentError(_FORM_USED) from None
         result = gateway.charge(
             base.ChargeRequest(
                 amount_minor=order.total_minor,
@@ -172,6 +180,10 @@ def capture_for_order(*, order_id: int) -> Payment:
             reference=payment.reference, amount_minor=payment.amount_minor, idempotency_key=f"capture-{payment.pk}"
         )
         _apply(payment, result)
+        if payment.status != Payment.Status.CAPTURED:
+            raise PaymentError(
+                "The payment provider refused to capture this payment. Ask a manager before handing over."
+            )
     return payment
 
 
@@ -206,9 +218,7 @@ def refund(*, payment: Payment, amount_minor: int, actor, idempotency_key: str) 
                 f"Only captured payments can be refunded; this one is {payment.get_status_display().lower()}."
             )
         if amount_minor > payment.refundable_minor:
-            raise PaymentError(
-                f"At most {payment.refundable_minor / 100:.2f} {payment.currency} can still be refunded."
-            )
+            raise PaymentError(f"At most {money(payment.refundable_minor, payment.currency)} can still be refunded.")
         result = gateways.get_gateway(payment.gateway).refund(
             reference=payment.reference, amount_minor=amount_minor, idempotency_key=idempotency_key
         )

@@ -113,7 +113,7 @@ def test_a_refund_beyond_what_is_left_is_refused_and_changes_nothing(client, man
     response = post_refund(client, payment, "20.00")
 
     assert response.status_code == 409
-    assert "At most 10.00 EUR can still be refunded." in messages_of(response)
+    assert "At most €10.00 can still be refunded." in messages_of(response)
     payment.refresh_from_db()
     assert (payment.status, payment.refunded_minor) == (Payment.Status.CAPTURED, 4000)
     assert Refund.objects.count() == 1

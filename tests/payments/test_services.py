@@ -10,6 +10,7 @@ from shop.core.models import AuditEvent
 from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.payments import services
+from shop.payments.gateways import base
 from shop.payments.models import Payment, PaymentMethod
 from tests.factories import UserFactory
 from tests.payments.fakes import install_fake_gateway, order_awaiting_payment
@@ -288,3 +289,35 @@ def test_concurrent_submissions_with_different_keys_charge_once(fake_gateway):
     assert sum(isinstance(r, services.PaymentError) for r in results) == 3, results
     assert Payment.objects.count() == 1
     assert fake_gateway.count("charge") == 1
+
+
+@pytest.mark.django_db
+def test_a_resent_form_gets_its_answer_even_past_the_decline_limit(fake_gateway, settings):
+    settings.SHOP_DECLINE_LIMIT = 1
+    limiter = services.DeclineLimiter(session_key="session-r", user_id=None, address="203.0.113.7")
+    order = order_awaiting_payment()
+    first = pay(order, key="the-form", token="tok_decline", limiter=limiter)
+
+    again = pay(order, key="the-form", token="tok_decline", limiter=limiter)
+
+    assert again.pk == first.pk and again.status == Payment.Status.DECLINED
+    assert fake_gateway.count("charge") == 1
+    with pytest.raises(services.TooManyDeclines):
+        pay(order, key="a-new-form", token="tok_ok", limiter=limiter)
+
+
+@pytest.mark.django_db
+def test_a_capture_the_provider_refuses_is_an_error_and_changes_nothing(fake_gateway, monkeypatch):
+    order = order_awaiting_payment(fulfillment="pickup")
+    payment = pay(order)
+    monkeypatch.setattr(
+        fake_gateway,
+        "capture",
+        lambda **kwargs: base.ChargeResult(status=base.DECLINED, reference=kwargs["reference"]),
+    )
+
+    with pytest.raises(services.PaymentError, match="refused to capture"):
+        services.capture_for_order(order_id=order.pk)
+
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.AUTHORIZED and payment.captured_minor == 0
