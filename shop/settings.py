@@ -4,12 +4,13 @@ Two modes (see README "Configuration"):
 - embedded (default): SQLite under var/, Celery tasks run in-process, local-memory cache,
   e-mails written to var/mail/ and echoed to the console. Nothing to install beyond Python.
 - production (DJANGO_ENV=production): PostgreSQL, Redis, real Celery worker and beat, SMTP.
-  Refuses to start without SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and REDIS_URL.
+  Refuses to start without SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL and PICKUP_CODE_KEY.
 
 Setting DATABASE_URL or REDIS_URL in any mode switches that part to the real service, which
 is how the test suite runs against PostgreSQL and Redis in CI.
 """
 
+import hashlib
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +29,8 @@ if DJANGO_ENV not in {"development", "production"}:
 PRODUCTION = DJANGO_ENV == "production"
 
 if PRODUCTION:
-    _missing = [n for n in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL") if not env.str(n, default="")]
+    _required = ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "PICKUP_CODE_KEY")
+    _missing = [n for n in _required if not env.str(n, default="")]
     if _missing:
         raise ImproperlyConfigured(
             "DJANGO_ENV=production needs these environment variables: " + ", ".join(_missing) + " (see README)."
@@ -174,6 +176,14 @@ CELERY_BEAT_SCHEDULE = {
     "resend-unsent-order-confirmations": {
         "task": "shop.orders.tasks.sweep_order_confirmations",
         "schedule": crontab(minute="*/5"),
+    },
+    "expire-uncollected-pickup-orders": {
+        "task": "shop.orders.tasks.expire_uncollected_pickups",
+        "schedule": crontab(minute="*/15"),
+    },
+    "send-pickup-reminders": {
+        "task": "shop.orders.tasks.send_pickup_reminders",
+        "schedule": crontab(minute=7),
     },
 }
 
@@ -352,3 +362,19 @@ SHOP_FREE_DELIVERY_FROM_MINOR = env.int("SHOP_FREE_DELIVERY_FROM_MINOR", default
 SHOP_MAX_LINE_QUANTITY = 20
 # How long a guest's signed order link in the confirmation e-mail keeps working.
 SHOP_GUEST_ORDER_LINK_MAX_AGE = int(timedelta(days=90).total_seconds())
+
+# --- Click & collect (README "Pickup in store") ----------------------------------------------------
+# Keys the pickup codes at rest (HMAC-SHA256) and derives them for the owner's page and e-mail.
+# Production must set its own; development derives one from SECRET_KEY under a distinct salt.
+PICKUP_CODE_KEY = (
+    env.str("PICKUP_CODE_KEY", default="")
+    or hashlib.sha256(b"storefront-pickup-code-key:" + SECRET_KEY.encode()).hexdigest()
+)
+SHOP_PICKUP_WINDOW_DAYS = env.int("SHOP_PICKUP_WINDOW_DAYS", default=7)
+# Orders of at least this total need an ID check at the pickup desk.
+SHOP_PICKUP_ID_CHECK_FROM_MINOR = env.int("SHOP_PICKUP_ID_CHECK_FROM_MINOR", default=10000)
+# Wrong codes: per order (then a Shop manager releases it), per clerk and per store within the window.
+SHOP_PICKUP_WRONG_CODES_PER_ORDER = 5
+SHOP_PICKUP_WRONG_CODES_PER_CLERK = 10
+SHOP_PICKUP_WRONG_CODES_PER_STORE = 30
+SHOP_PICKUP_DESK_WINDOW_SECONDS = 15 * 60

@@ -8,13 +8,31 @@ session rules apply to the admin too.
 
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import path, reverse
 from django_otp.admin import OTPAdminSite
 
 
 class ShopAdminSite(OTPAdminSite):
     def __init__(self, name="admin"):
         super().__init__(name)
+
+    def get_urls(self):
+        # The clerk's pickup desk: behind admin_view, so only active, OTP-verified staff reach it.
+        desk = path("pickup-desk/", self.admin_view(self.pickup_desk), name="pickup_desk")
+        return [desk, *super().get_urls()]
+
+    def pickup_desk(self, request):
+        from shop.orders.desk import pickup_desk
+
+        return pickup_desk(request, site=self)
+
+    def each_context(self, request):
+        from shop.orders.desk import PERMISSION
+
+        context = super().each_context(request)
+        if request.user.is_active and request.user.is_staff and request.user.has_perm(PERMISSION):
+            context["pickup_desk_url"] = reverse("admin:pickup_desk", current_app=self.name)
+        return context
 
     def login(self, request, extra_context=None):
         return redirect_to_login(request.GET.get("next") or reverse("admin:index"), reverse("accounts:login"))

@@ -10,7 +10,9 @@ COMPLIANCE = "Compliance officers"
 MANAGER = "Shop managers"
 
 ROLE_PERMISSIONS = {
-    CLERK: ["orders.view_order"],
+    # Clerks work only at the pickup desk, for their own stores (Store.staff). No view_order:
+    # the Order admin lists every store's orders, and clerks must open no other admin page.
+    CLERK: ["orders.use_pickup_desk"],
     COMPLIANCE: ["core.view_auditevent", "orders.view_order", "accounts.view_user"],
     MANAGER: [
         "catalog.view_category",
@@ -26,6 +28,7 @@ ROLE_PERMISSIONS = {
         "catalog.change_stock",
         "orders.view_order",
         "orders.change_order",
+        "orders.use_pickup_desk",
         "core.view_auditevent",
         "accounts.view_user",
         # End all sessions of a user (the User admin's action), and unlock sign-ins that

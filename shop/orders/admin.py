@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from shop.core.templatetags.money import money
 
-from . import services
+from . import pickup, services
 from .models import Order, OrderLine
 
 
@@ -27,7 +27,7 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["store"]
     inlines = [OrderLineInline]
-    actions = ["cancel_orders"]
+    actions = ["mark_ready_for_pickup", "cancel_orders"]
     readonly_fields = [f.name for f in Order._meta.fields]
 
     @admin.display(description="total", ordering="total_minor")
@@ -39,6 +39,21 @@ class OrderAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.action(description="Mark ready for pickup (e-mails the shopper their pickup code)", permissions=["change"])
+    def mark_ready_for_pickup(self, request, queryset):
+        """Paid pickup orders of the user's stores (Shop managers: all) become ready; codes are issued."""
+        done = 0
+        for order in queryset.select_related("store"):
+            try:
+                pickup.mark_ready(order=order, actor=request.user)
+                done += 1
+            except services.OrderError as error:
+                self.message_user(request, str(error), messages.WARNING)
+        if done:
+            self.message_user(
+                request, f"Marked {done} order(s) ready for pickup; the shoppers are e-mailed their pickup codes."
+            )
 
     @admin.action(description="Cancel selected orders and return their stock", permissions=["change"])
     def cancel_orders(self, request, queryset):

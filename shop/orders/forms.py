@@ -53,6 +53,12 @@ class CheckoutForm(forms.Form):
         empty_label="Choose a store",
         error_messages={"invalid_choice": "That store cannot hold your order for pickup; choose another."},
     )
+    alternate_collector = forms.CharField(
+        label="Someone else collects (optional)",
+        max_length=100,
+        required=False,
+        help_text="Their name only. They show the pickup code and an ID at the counter.",
+    )
     shipping_name = forms.CharField(label="Full name", max_length=200, required=False)
     shipping_street = forms.CharField(label="Street and number", max_length=200, required=False)
     shipping_postal_code = forms.CharField(label="Postal code", max_length=20, required=False)
@@ -64,6 +70,7 @@ class CheckoutForm(forms.Form):
         self.can_deliver = can_deliver
         self.fields["pickup_store"].queryset = Store.objects.filter(pk__in=[s.pk for s in pickup_stores])
         self.fields["email"].widget.attrs["autocomplete"] = "email"
+        self.fields["alternate_collector"].widget.attrs["autocomplete"] = "off"
         for name, autocomplete in [
             ("shipping_name", "name"),
             ("shipping_street", "street-address"),
@@ -75,6 +82,10 @@ class CheckoutForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if data.get("fulfillment") != Order.Fulfillment.PICKUP:
+            data["alternate_collector"] = ""
+        else:
+            data["alternate_collector"] = " ".join((data.get("alternate_collector") or "").split())
         if data.get("fulfillment") == Order.Fulfillment.PICKUP:
             if not data.get("pickup_store") and "pickup_store" not in self.errors:
                 self.add_error("pickup_store", "Choose the store where you will collect your order.")

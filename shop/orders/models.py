@@ -104,9 +104,28 @@ class Order(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    # Click & collect (shop/orders/pickup.py). A name only: who else may collect the order.
+    alternate_collector = models.CharField(
+        "someone else collects", max_length=100, blank=True, help_text="Name only; the clerk checks it on an ID."
+    )
+    ready_at = models.DateTimeField(null=True, blank=True)
+    pickup_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
+    collected_at = models.DateTimeField(null=True, blank=True)
+    collected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pickup_locked_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set after too many wrong pickup codes; a Shop manager releases it."
+    )
+    wrong_code_count = models.PositiveSmallIntegerField(default=0)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    collected_notice_sent_at = models.DateTimeField(null=True, blank=True)
+    expiry_notice_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        # The clerk's pickup desk in the admin (shop/orders/desk.py); Store clerks and Shop managers.
+        permissions = [("use_pickup_desk", "Can find and hand over pickup orders at the pickup desk")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(total_minor=models.F("subtotal_minor") + models.F("delivery_fee_minor")),
@@ -146,3 +165,25 @@ class OrderLine(models.Model):
     @property
     def line_total_minor(self) -> int:
         return self.unit_price_minor * self.quantity
+
+
+class PickupCode(models.Model):
+    """One issue of an order's pickup codes. Only digests are stored (see shop/orders/pickup.py):
+    the QR token's SHA-256 and an HMAC of the typed code; the codes themselves are derived from
+    `nonce` under PICKUP_CODE_KEY when the owner's page or the e-mail shows them again."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="pickup_codes")
+    nonce = models.BinaryField(max_length=16, editable=False)
+    qr_digest = models.CharField(max_length=64, unique=True, editable=False)
+    typed_digest = models.CharField(max_length=64, editable=False)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    mailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+
+    def __str__(self):
+        return f"Pickup code {self.pk} of order {self.order_id}"

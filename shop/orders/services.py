@@ -152,6 +152,7 @@ def place_order(
     user=None,
     pickup_store: Store | None = None,
     shipping: ShippingAddress | None = None,
+    alternate_collector: str = "",
 ) -> Order:
     """Turn the cart into an order awaiting payment, taking the units from one store's stock.
 
@@ -190,6 +191,7 @@ def place_order(
             shipping_postal_code=address.postal_code if address else "",
             shipping_city=address.city if address else "",
             shipping_country=address.country if address else "",
+            alternate_collector=alternate_collector[:100] if fulfillment == Order.Fulfillment.PICKUP else "",
             subtotal_minor=subtotal,
             delivery_fee_minor=fee,
             total_minor=subtotal + fee,

@@ -29,3 +29,50 @@ def sweep_order_confirmations() -> int:
     for order_id in stuck:
         send_order_confirmation.delay(order_id)
     return len(stuck)
+
+
+# --- Click & collect (shop/orders/pickup.py) --------------------------------------------------
+
+
+@shared_task(acks_late=True, autoretry_for=(SMTPException, OSError), retry_backoff=True, max_retries=8)
+def send_pickup_ready(code_id: int) -> bool:
+    from . import pickup
+
+    return pickup.send_ready_notice(code_id=code_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(SMTPException, OSError), retry_backoff=True, max_retries=8)
+def send_pickup_collected(order_id: int) -> bool:
+    from . import pickup
+
+    return pickup.send_notice(order_id=order_id, kind="collected")
+
+
+@shared_task(acks_late=True, autoretry_for=(SMTPException, OSError), retry_backoff=True, max_retries=8)
+def send_pickup_expired(order_id: int) -> bool:
+    from . import pickup
+
+    return pickup.send_notice(order_id=order_id, kind="expired")
+
+
+@shared_task(acks_late=True, autoretry_for=(SMTPException, OSError), retry_backoff=True, max_retries=3)
+def alert_managers_desk_locked(clerk_id: int, wrong_codes: int) -> int:
+    from . import pickup
+
+    return pickup.alert_managers(clerk_id=clerk_id, wrong_codes=wrong_codes)
+
+
+@shared_task(acks_late=True)
+def expire_uncollected_pickups() -> int:
+    """Beat, every 15 minutes: cancel ready orders past their pickup deadline."""
+    from . import pickup
+
+    return pickup.expire_uncollected()
+
+
+@shared_task(acks_late=True)
+def send_pickup_reminders() -> int:
+    """Beat, hourly: remind shoppers a day before the pickup deadline (once per order)."""
+    from . import pickup
+
+    return pickup.send_reminders()

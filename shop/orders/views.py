@@ -2,13 +2,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from shop.catalog import selectors as catalog
 from shop.catalog.models import Product
 
-from . import guest_links, selectors, services
+from . import guest_links, pickup, selectors, services
 from .forms import AddToCartForm, CheckoutForm, QuantityForm
 from .models import Order
 
@@ -114,6 +115,7 @@ def checkout(request):
                     user=request.user,
                     pickup_store=form.cleaned_data["pickup_store"],
                     shipping=form.shipping_address(),
+                    alternate_collector=form.cleaned_data["alternate_collector"],
                 )
             except services.OrderError as error:
                 form.add_error(None, str(error))
@@ -146,23 +148,68 @@ def checkout(request):
     )
 
 
-def _order_page(request, order):
-    return render(request, "orders/order_detail.html", {"order": order, "lines": order.lines.all()})
+def _order_page(request, order, *, reissue_url: str):
+    """The order for its owner; while it is ready for pickup, with its codes (never cached: no-store)."""
+    context = {"order": order, "lines": order.lines.all()}
+    codes = pickup.codes_for(order) if order.is_pickup else None
+    if codes is not None:
+        context.update(
+            pickup_codes=codes,
+            pickup_qr=pickup.qr_svg_data_uri(codes.qr_token),
+            pickup_reissue_url=reissue_url,
+            pickup_id_check=pickup.id_check_required(order),
+        )
+    return render(request, "orders/order_detail.html", context)
 
 
-@never_cache
-def order_detail(request, number):
+def _own_order(request, number):
     order = selectors.visible_order(number=number, user=request.user, session=request.session)
     if order is None:
         # Another person's order and an order that does not exist look the same.
         raise Http404("No such order")
-    return _order_page(request, order)
+    return order
 
 
-@never_cache
-def guest_order(request, token):
+def _guest_order(token):
     number = guest_links.order_number_from(token)
     order = selectors.order_with_lines(number=number) if number else None
     if order is None or order.user_id is not None:
         raise Http404("This order link is not valid or has expired.")
-    return _order_page(request, order)
+    return order
+
+
+@never_cache
+def order_detail(request, number):
+    order = _own_order(request, number)
+    return _order_page(request, order, reissue_url=reverse("orders:pickup_reissue", args=[order.number]))
+
+
+@never_cache
+def guest_order(request, token):
+    order = _guest_order(token)
+    return _order_page(request, order, reissue_url=reverse("orders:guest_pickup_reissue", args=[token]))
+
+
+def _reissue(request, order):
+    actor = request.user if request.user.is_authenticated else None
+    try:
+        pickup.reissue(order=order, actor=actor)
+    except pickup.PickupError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Here are your new pickup codes. The old ones no longer work.")
+
+
+@never_cache
+@require_POST
+def pickup_reissue(request, number):
+    order = _own_order(request, number)
+    _reissue(request, order)
+    return redirect(order.get_absolute_url())
+
+
+@never_cache
+@require_POST
+def guest_pickup_reissue(request, token):
+    _reissue(request, _guest_order(token))
+    return redirect("orders:guest_order", token=token)

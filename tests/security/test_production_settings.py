@@ -22,6 +22,7 @@ _SETTINGS_VARIABLES = {
     "DATABASE_URL",
     "DATABASE_POOL",
     "REDIS_URL",
+    "PICKUP_CODE_KEY",
     "DEBUG",
     "VAR_DIR",
     "EMAIL_URL",
@@ -32,7 +33,7 @@ _SETTINGS_VARIABLES = {
     "MEDIA_ROOT",
 }
 
-REQUIRED = ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"]
+REQUIRED = ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "PICKUP_CODE_KEY"]
 
 
 @pytest.fixture
@@ -45,6 +46,7 @@ def production_env(tmp_path) -> dict[str, str]:
         ALLOWED_HOSTS="shop.example.com",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/shop",
         REDIS_URL="redis://127.0.0.1:6379/1",
+        PICKUP_CODE_KEY=secrets.token_urlsafe(32),
         VAR_DIR=str(tmp_path / "var"),
         STATIC_ROOT=str(tmp_path / "static"),
         MEDIA_ROOT=str(tmp_path / "media"),
