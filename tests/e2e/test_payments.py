@@ -103,7 +103,8 @@ def _assert_number_never_left_the_browser(number, requests_seen, mailoutbox, cap
     # The shop's own scanner agrees: no Luhn-valid number in any text column, the log or the mails.
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "shop.log"
-        log.write_text(caplog.text + "".join(str(message.message()) for message in mailoutbox))
+        # Subjects and bodies: the MIME headers carry random Message-ID digits that are no card data.
+        log.write_text(caplog.text + "".join(f"{message.subject}\n{message.body}\n" for message in mailoutbox))
         call_command("scan_for_card_numbers", "--logs", str(log), stdout=io.StringIO())
 
 
