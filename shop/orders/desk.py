@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from shop.accounts import roles
+from shop.catalog.models import Store
 
 from . import pickup
 from .models import Order
@@ -64,7 +65,7 @@ class TicketForm(forms.Form):
     ticket = forms.CharField(max_length=500, widget=forms.HiddenInput)
 
 
-class ReleaseForm(forms.Form):
+class OrderIdForm(forms.Form):
     order_id = forms.IntegerField(widget=forms.HiddenInput)
 
 
@@ -100,6 +101,8 @@ def pickup_desk(request, *, site):
             return _hand_over(request, site)
         if action == "release":
             return _release(request, site)
+        if action == "ready":
+            return _ready(request, site)
         return _page(request, site, status=400)
     return _page(request, site)
 
@@ -147,7 +150,7 @@ def _release(request, site):
     """A Shop manager checked the customer's ID and releases a locked order (pickup.release_lock audits it)."""
     if not is_manager(request.user):
         raise PermissionDenied
-    form = ReleaseForm(request.POST)
+    form = OrderIdForm(request.POST)
     order = _locked_orders(request.user).filter(pk=form.cleaned_data["order_id"]).first() if form.is_valid() else None
     if order is None:
         messages.error(request, "This order is not locked (any more).")
@@ -158,6 +161,31 @@ def _release(request, site):
         return _refused(request, site, error)
     messages.success(request, f"The pickup lock of order {order.number} is released.")
     return redirect("admin:pickup_desk")
+
+
+def _ready(request, site):
+    """The order is packed: mark it ready (pickup.mark_ready issues the codes and e-mails them)."""
+    form = OrderIdForm(request.POST)
+    order = _to_prepare(request.user).filter(pk=form.cleaned_data["order_id"]).first() if form.is_valid() else None
+    if order is None:
+        messages.error(request, "This order is not waiting to be prepared in your store (any more).")
+        return _page(request, site, status=409)
+    try:
+        pickup.mark_ready(order=order, actor=request.user)
+    except pickup.PickupError as error:
+        return _refused(request, site, error)
+    messages.success(request, f"Order {order.number} is ready; the customer was e-mailed the pickup code.")
+    return redirect("admin:pickup_desk")
+
+
+def _to_prepare(user):
+    """Paid pickup orders of the stores this person works for (Shop managers: every store)."""
+    stores = Store.objects.all() if is_manager(user) else pickup.clerk_stores(user)
+    return (
+        Order.objects.filter(status=Order.Status.PAID, fulfillment=Order.Fulfillment.PICKUP, store__in=stores)
+        .select_related("store")
+        .order_by("created_at")
+    )
 
 
 def is_manager(user) -> bool:
@@ -211,6 +239,7 @@ def _page(request, site, *, status=200, **extra):
         "code_form": CodeForm(),
         "desk_url": reverse("admin:pickup_desk"),
         "locked_orders": list(_locked_orders(request.user)[:50]),
+        "to_prepare": list(_to_prepare(request.user)[:50]),
         **extra,
     }
     response = TemplateResponse(request, "admin/orders/desk.html", context, status=status)

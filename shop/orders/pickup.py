@@ -164,8 +164,11 @@ def clerk_stores(clerk) -> QuerySet[Store]:
 
 
 def may_mark_ready(user, order) -> bool:
-    """Staff with orders.change_order who work in the order's store; Shop managers for every store."""
-    if user is None or not user.is_active or not user.is_staff or not user.has_perm("orders.change_order"):
+    """Clerks at the pickup desk (or staff with orders.change_order) who work in the order's store;
+    Shop managers for every store."""
+    if user is None or not user.is_active or not user.is_staff:
+        return False
+    if not (user.has_perm("orders.change_order") or user.has_perm("orders.use_pickup_desk")):
         return False
     return _is_manager(user) or Store.objects.filter(pk=order.store_id, staff=user).exists()
 

@@ -379,3 +379,40 @@ def test_shoppers_and_anonymous_visitors_are_sent_to_sign_in():
 def test_the_mask_keeps_one_letter_and_the_domain():
     assert desk.mask_email("alice@example.com") == "a***@example.com"
     assert desk.mask_email("broken") == "***"
+
+
+@pytest.fixture
+def paid_pickup(fake_gateway):
+    """A paid pickup order of a new store, not yet ready."""
+    order = order_awaiting_payment(fulfillment="pickup", email="sam.shopper@example.com")
+    payments.pay_order(order=order, token="tok_ok", idempotency_key=f"key-{order.pk}", return_url="/r/")
+    order.refresh_from_db()
+    return order
+
+
+def test_a_clerk_marks_a_paid_order_of_their_store_ready_and_the_customer_gets_the_code(
+    paid_pickup, desk_client, mailoutbox, django_capture_on_commit_callbacks
+):
+    client, _ = desk_client(paid_pickup.store)
+    page = client.get(DESK)
+    assert f"Order {paid_pickup.number}" in page.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(DESK, {"action": "ready", "order_id": paid_pickup.pk}, follow=True)
+
+    paid_pickup.refresh_from_db()
+    assert paid_pickup.status == Order.Status.READY_FOR_PICKUP
+    assert "is ready; the customer was e-mailed the pickup code" in response.content.decode()
+    codes = pickup.codes_for(paid_pickup)
+    assert [m.to for m in mailoutbox] == [["sam.shopper@example.com"]] and codes.typed in mailoutbox[0].body
+
+
+def test_a_clerk_cannot_mark_ready_an_order_of_another_store(paid_pickup, desk_client):
+    client, _ = desk_client(StoreFactory())
+    assert f"Order {paid_pickup.number}" not in client.get(DESK).content.decode()
+
+    response = client.post(DESK, {"action": "ready", "order_id": paid_pickup.pk})
+
+    assert response.status_code == 409
+    paid_pickup.refresh_from_db()
+    assert paid_pickup.status == Order.Status.PAID
