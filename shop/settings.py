@@ -97,6 +97,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Analytics: an aggregate page-view count in our own database, only with consent.
+    "shop.privacy.consent.PageViewMiddleware",
 ]
 
 # axes first: a locked-out pair or address is refused before any password is checked.
@@ -125,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "shop.orders.context_processors.cart_summary",
+                "shop.privacy.consent.context",
             ],
         },
     },
@@ -171,6 +174,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Task modules beyond each app's tasks.py.
+CELERY_IMPORTS = ["shop.privacy.retention"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "resend-unsent-order-confirmations": {
@@ -184,6 +189,15 @@ CELERY_BEAT_SCHEDULE = {
     "send-pickup-reminders": {
         "task": "shop.orders.tasks.send_pickup_reminders",
         "schedule": crontab(minute=7),
+    },
+    "apply-retention-policies": {
+        "task": "shop.privacy.retention.apply_retention_task",
+        "schedule": crontab(hour=3, minute=17),
+    },
+    # Data-subject requests: re-enqueue pending or stuck ones, resume deferred erasures.
+    "sweep-data-requests": {
+        "task": "shop.privacy.tasks.sweep_data_requests",
+        "schedule": crontab(minute="*/10"),
     },
 }
 
@@ -277,6 +291,12 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Data exports (shop/privacy/services.py): outside MEDIA_ROOT, served only by a permission-checking view.
+PRIVACY_EXPORT_DIR = Path(env.str("PRIVACY_EXPORT_DIR", default=str(VAR_DIR / "exports")))
+# A request still pending or running after this long is enqueued again by the sweeper.
+PRIVACY_SWEEP_AFTER_MINUTES = env.int("PRIVACY_SWEEP_AFTER_MINUTES", default=15)
+# Seconds to pause between erasure steps: 0 in use; the killed-worker test slows a real worker down.
+PRIVACY_ERASURE_STEP_DELAY = env.float("PRIVACY_ERASURE_STEP_DELAY", default=0)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

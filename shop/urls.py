@@ -11,6 +11,8 @@ admin.site.site_title = settings.SHOP_NAME
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("account/cards/", include("shop.payments.urls_cards")),
+    path("account/privacy/", include("shop.privacy.urls")),
+    path("", include("shop.privacy.urls_consent")),
     path("account/", include("shop.accounts.urls")),
     path("payments/", include("shop.payments.urls")),
     path("csp-report/", core_views.csp_report, name="csp_report"),

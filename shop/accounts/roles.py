@@ -13,7 +13,16 @@ ROLE_PERMISSIONS = {
     # Clerks work only at the pickup desk, for their own stores (Store.staff). No view_order:
     # the Order admin lists every store's orders, and clerks must open no other admin page.
     CLERK: ["orders.use_pickup_desk"],
-    COMPLIANCE: ["core.view_auditevent", "orders.view_order", "accounts.view_user"],
+    COMPLIANCE: [
+        "core.view_auditevent",
+        "orders.view_order",
+        "accounts.view_user",
+        # The data-subject request queue: file on someone's behalf, run, cancel, download exports.
+        "privacy.view_datarequest",
+        "privacy.add_datarequest",
+        "privacy.run_datarequest",
+        "privacy.view_datarequestevent",
+    ],
     MANAGER: [
         "catalog.view_category",
         "catalog.add_category",

@@ -376,6 +376,9 @@ def sign_up(*, request, email: str, password: str, marketing_opt_in: bool) -> No
             existing = User.objects.filter(email__iexact=email).first()
     if user is not None:
         record("signup", request=request, user=user, marketing_opt_in=marketing_opt_in)
+        from shop.privacy import consent  # the proof of the sign-up form's marketing choice
+
+        consent.record_choice(user=user, key="marketing_email", granted=marketing_opt_in, source="signup")
         send_email_verification.delay_on_commit(user.pk)
     else:
         make_password(password)

@@ -111,7 +111,7 @@ def test_sign_up_creates_an_unverified_account_and_mails_a_confirmation_link(cli
     [message] = mailoutbox
     assert message.to == ["new.person@example.com"]
     assert "/account/verify/" in link_in(message)
-    assert audit_actions(user) == ["signup"]
+    assert audit_actions(user) == ["signup", "consent.refused"]  # the unticked marketing box, as proof
     assert "Check your inbox" in client.get(SIGNUP_DONE).content.decode()
 
 
