@@ -297,6 +297,10 @@ PRIVACY_EXPORT_DIR = Path(env.str("PRIVACY_EXPORT_DIR", default=str(VAR_DIR / "e
 PRIVACY_SWEEP_AFTER_MINUTES = env.int("PRIVACY_SWEEP_AFTER_MINUTES", default=15)
 # Seconds to pause between erasure steps: 0 in use; the killed-worker test slows a real worker down.
 PRIVACY_ERASURE_STEP_DELAY = env.float("PRIVACY_ERASURE_STEP_DELAY", default=0)
+# Retention (shop/privacy/retention.py): orders keep their personal data this many years after the
+# end of the order's calendar year (accounting law); accounts unused this long are warned, then erased.
+SHOP_ORDER_RETENTION_YEARS = env.int("SHOP_ORDER_RETENTION_YEARS", default=10)
+SHOP_INACTIVE_ACCOUNT_YEARS = env.int("SHOP_INACTIVE_ACCOUNT_YEARS", default=3)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -19,7 +19,16 @@ class ShopAdminSite(OTPAdminSite):
     def get_urls(self):
         # The clerk's pickup desk: behind admin_view, so only active, OTP-verified staff reach it.
         desk = path("pickup-desk/", self.admin_view(self.pickup_desk), name="pickup_desk")
-        return [desk, *super().get_urls()]
+        # The records of processing (GDPR Art. 30): compliance officers and managers.
+        records = path(
+            "records-of-processing/", self.admin_view(self.records_of_processing), name="records_of_processing"
+        )
+        return [desk, records, *super().get_urls()]
+
+    def records_of_processing(self, request):
+        from shop.privacy.records import records_of_processing
+
+        return records_of_processing(request, site=self)
 
     def pickup_desk(self, request):
         from shop.orders.desk import pickup_desk
@@ -28,10 +37,13 @@ class ShopAdminSite(OTPAdminSite):
 
     def each_context(self, request):
         from shop.orders.desk import PERMISSION
+        from shop.privacy.records import can_view as can_view_records
 
         context = super().each_context(request)
         if request.user.is_active and request.user.is_staff and request.user.has_perm(PERMISSION):
             context["pickup_desk_url"] = reverse("admin:pickup_desk", current_app=self.name)
+        if can_view_records(request.user):
+            context["records_of_processing_url"] = reverse("admin:records_of_processing", current_app=self.name)
         return context
 
     def login(self, request, extra_context=None):

@@ -48,6 +48,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     marketing_opt_in_at = models.DateTimeField(
         null=True, blank=True, help_text="When the person ticked the marketing e-mail box at sign-up."
     )
+    inactivity_warned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the account was warned that it will be deleted for inactivity."
+    )
 
     objects = UserManager()
 

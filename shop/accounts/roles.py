@@ -22,6 +22,9 @@ ROLE_PERMISSIONS = {
         "privacy.add_datarequest",
         "privacy.run_datarequest",
         "privacy.view_datarequestevent",
+        # Read-only registers of the compliance desk (consent proof export needs only view).
+        "privacy.view_consentrecord",
+        "privacy.view_retentionrun",
     ],
     MANAGER: [
         "catalog.view_category",
@@ -51,6 +54,8 @@ ROLE_PERMISSIONS = {
         "payments.view_refund",
         "payments.view_webhookevent",
         "payments.view_paymentmethod",
+        # The first-party, aggregate page-view counts (no personal data).
+        "privacy.view_pageview",
     ],
 }
 

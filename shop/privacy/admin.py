@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from shop.core import audit
 
-from . import services
+from . import admin_compliance, services  # noqa: F401  (admin_compliance: consent records, retention runs, page views)
 from .models import DataRequest, DataRequestEvent
 
 

@@ -15,8 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.contrib.sessions.models import Session
+from django.core.mail import EmailMessage, get_connection
 from django.db import models, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Cast, Coalesce, Concat
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from .models import ConsentRecord, RetentionRun
@@ -91,6 +97,137 @@ def _session_listings(now):
     )
 
 
+def _expired_exports(now):
+    from .models import DataRequest
+
+    return DataRequest.objects.filter(archive_expires_at__lte=now).exclude(archive_path="")
+
+
+def _purge_exports(queryset) -> int:
+    from . import services
+
+    # One file per export to delete on disk; the rows are few (one per request, live 7 days).
+    return services.purge_expired_exports()
+
+
+def years_before(moment: datetime, years: int) -> datetime:
+    """The same date and time `years` earlier (29 February becomes the 28th)."""
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:
+        return moment.replace(year=moment.year - years, day=28)
+
+
+ORDER_PERSONAL_FIELDS = {
+    "shipping_name": "",
+    "shipping_street": "",
+    "shipping_postal_code": "",
+    "shipping_city": "",
+    "alternate_collector": "",
+    "user": None,
+}
+
+
+def _old_orders(now):
+    from shop.orders.models import Order
+    from shop.privacy.services import OPEN_ORDER_STATUSES
+
+    # Counted from the end of the order's calendar year: an order of year Y keeps its personal data
+    # until 1 January of Y + 1 + N (local time), i.e. everything created before 1 January of now - N.
+    local = timezone.localtime(now)
+    cutoff = local.replace(year=local.year - settings.SHOP_ORDER_RETENTION_YEARS, month=1, day=1, hour=0, minute=0)
+    cutoff = cutoff.replace(second=0, microsecond=0)
+    return (
+        Order.objects.filter(created_at__lt=cutoff)
+        .exclude(status__in=OPEN_ORDER_STATUSES)
+        .exclude(email__endswith="@invalid", **ORDER_PERSONAL_FIELDS)  # done already
+    )
+
+
+def _anonymise_orders(queryset) -> int:
+    # One UPDATE; amounts, dates, lines and the order number stay for the accounts.
+    return queryset.update(
+        email=Concat(Value("erased-order-"), Cast("pk", models.CharField()), Value("@invalid")),
+        **ORDER_PERSONAL_FIELDS,
+    )
+
+
+INACTIVITY_WARNING = timedelta(days=30)
+
+
+def _accounts_for_inactivity():
+    from shop.accounts.models import User
+
+    from .models import DataRequest
+
+    erased_or_erasing = DataRequest.objects.filter(kind=DataRequest.Kind.ERASURE).exclude(
+        status=DataRequest.Status.CANCELLED
+    )
+    return (
+        User.objects.filter(is_staff=False, is_superuser=False)
+        .exclude(pk__in=erased_or_erasing.values("subject_id"))
+        .alias(last_active=Coalesce("last_login", "date_joined"))
+    )
+
+
+def _inactive_to_warn(now):
+    limit = years_before(now, settings.SHOP_INACTIVE_ACCOUNT_YEARS) + INACTIVITY_WARNING
+    # Warned once per stretch of inactivity: a sign-in after the warning makes it count no more.
+    return _accounts_for_inactivity().filter(
+        Q(inactivity_warned_at=None) | Q(inactivity_warned_at__lt=F("last_active")), last_active__lt=limit
+    )
+
+
+def _warn_inactive(queryset) -> int:
+    now = timezone.now()
+    people = [
+        (email, login or joined) for email, login, joined in queryset.values_list("email", "last_login", "date_joined")
+    ]
+    count = queryset.update(inactivity_warned_at=now)
+    years = settings.SHOP_INACTIVE_ACCOUNT_YEARS
+    messages = [
+        EmailMessage(
+            "Your account will be deleted unless you sign in",
+            render_to_string(
+                "emails/privacy_inactive_warning.txt",
+                {
+                    "years": years,
+                    "deadline": max(years_before(last_active, -years), now + INACTIVITY_WARNING),
+                    "url": settings.SITE_URL + reverse("accounts:login"),
+                },
+            ),
+            None,
+            [email],
+        )
+        for email, last_active in people
+    ]
+    if messages:
+        get_connection().send_messages(messages)  # a failure rolls the marks back: warned again tomorrow
+    return count
+
+
+def _inactive_to_erase(now):
+    return _accounts_for_inactivity().filter(
+        last_active__lt=years_before(now, settings.SHOP_INACTIVE_ACCOUNT_YEARS),
+        inactivity_warned_at__gte=F("last_active"),
+        inactivity_warned_at__lte=now - INACTIVITY_WARNING,
+    )
+
+
+def _erase_inactive(queryset) -> int:
+    from . import services
+
+    # Filing is one row per account; the erasure job (shop/privacy/services.py) does the work.
+    count = 0
+    for user in queryset.only("pk"):
+        services.request_erasure(
+            subject=user,
+            note=f"Filed by the retention policy: no sign-in for {settings.SHOP_INACTIVE_ACCOUNT_YEARS} years.",
+        )
+        count += 1
+    return count
+
+
 POLICIES: list[Policy] = [
     Policy(
         "anonymous_carts",
@@ -135,6 +272,41 @@ POLICIES: list[Policy] = [
         "delete",
         "The account's list of signed-in devices, once the session has ended.",
         _session_listings,
+    ),
+    Policy(
+        "expired_exports",
+        timedelta(days=7),
+        "delete",
+        "Export archives (copies of a person's data), 7 days after they were made.",
+        _expired_exports,
+        _purge_exports,
+    ),
+    Policy(
+        "order_personal_data",
+        timedelta(days=365 * settings.SHOP_ORDER_RETENTION_YEARS),
+        "anonymise",
+        f"Name, address and e-mail of closed orders, {settings.SHOP_ORDER_RETENTION_YEARS} years after the end "
+        "of the order's calendar year (SHOP_ORDER_RETENTION_YEARS); amounts and dates stay.",
+        _old_orders,
+        _anonymise_orders,
+    ),
+    Policy(
+        "inactive_accounts_warning",
+        timedelta(days=365 * settings.SHOP_INACTIVE_ACCOUNT_YEARS) - INACTIVITY_WARNING,
+        "warn",
+        f"E-mail shoppers 30 days before their account reaches {settings.SHOP_INACTIVE_ACCOUNT_YEARS} years "
+        "without a sign-in (once).",
+        _inactive_to_warn,
+        _warn_inactive,
+    ),
+    Policy(
+        "inactive_accounts",
+        timedelta(days=365 * settings.SHOP_INACTIVE_ACCOUNT_YEARS),
+        "erase",
+        f"Shopper accounts without a sign-in for {settings.SHOP_INACTIVE_ACCOUNT_YEARS} years, warned at least "
+        "30 days before: an erasure request is filed (never staff).",
+        _inactive_to_erase,
+        _erase_inactive,
     ),
 ]
 

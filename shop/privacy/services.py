@@ -56,11 +56,13 @@ def request_export(*, subject, requested_by=None, identity_check: str = "") -> D
     return _file(DataRequest.Kind.EXPORT, subject=subject, requested_by=requested_by, identity_check=identity_check)
 
 
-def request_erasure(*, subject, requested_by=None, identity_check: str = "") -> DataRequest:
-    return _file(DataRequest.Kind.ERASURE, subject=subject, requested_by=requested_by, identity_check=identity_check)
+def request_erasure(*, subject, requested_by=None, identity_check: str = "", note: str = "") -> DataRequest:
+    return _file(
+        DataRequest.Kind.ERASURE, subject=subject, requested_by=requested_by, identity_check=identity_check, note=note
+    )
 
 
-def _file(kind: str, *, subject, requested_by, identity_check: str) -> DataRequest:
+def _file(kind: str, *, subject, requested_by, identity_check: str, note: str = "") -> DataRequest:
     requested_by = requested_by or subject
     on_behalf = requested_by.pk != subject.pk
     if on_behalf and not identity_check.strip():
@@ -77,7 +79,8 @@ def _file(kind: str, *, subject, requested_by, identity_check: str) -> DataReque
             requested_by=requested_by,
             identity_check=identity_check.strip() if on_behalf else "",
         )
-        note = "Filed on the person's behalf." if on_behalf else "Filed by the person from their account page."
+        if not note:
+            note = "Filed on the person's behalf." if on_behalf else "Filed by the person from their account page."
         DataRequestEvent.objects.create(request=request, status=request.status, note=note, actor=requested_by)
         audit.record(
             f"privacy.{kind}_requested",
