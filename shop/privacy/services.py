@@ -299,6 +299,7 @@ def run_erasure(*, request_id: int) -> str:
             request.notify_email = user.email
             request.deferred_reason = ""
             request.save(update_fields=["notify_email", "deferred_reason", "updated_at"])
+            DataRequestEvent.objects.create(request=request, status=request.status, note=kept_orders_note(user))
     try:
         if user is not None:
             _erase(request, user)
@@ -314,6 +315,24 @@ def run_erasure(*, request_id: int) -> str:
         audit.record("privacy.erasure_done", subject=request, data={"subject_id": request.subject_ref})
     send_erasure_confirmation(request_id=request_id)
     return DataRequest.Status.DONE
+
+
+def kept_orders_note(user) -> str:
+    """What erasure keeps, why, and until when: orders are accounting records (legal obligation)."""
+    from django.db.models import Max
+
+    from shop.orders.models import Order
+
+    orders = Order.objects.filter(user=user)
+    latest = orders.aggregate(latest=Max("created_at"))["latest"]
+    if latest is None:
+        return "No orders to keep."
+    # Kept until the end of the retention period, counted from the end of the latest order's year.
+    until = timezone.localtime(latest).year + settings.SHOP_ORDER_RETENTION_YEARS
+    return (
+        f"{orders.count()} order(s) kept without personal data for accounting (legal obligation); "
+        f"amounts and dates are kept until 31 December {until}."
+    )
 
 
 def _erase(request: DataRequest, user) -> None:

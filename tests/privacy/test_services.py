@@ -5,9 +5,11 @@ from datetime import timedelta
 import pytest
 from axes.models import AccessAttempt
 from django.apps import apps
+from django.conf import settings
 from django.core import mail
 from django.db import models
 from django.db.models.functions import Cast
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from shop.accounts.models import BackupCodeDevice, UserSession
@@ -151,6 +153,10 @@ def test_erasure_leaves_no_trace_of_the_subject_but_keeps_orders_and_totals(
     assert [m.to for m in mail.outbox] == [["zelda.person@example.com"]]
     assert request.notify_email == ""
     assert AuditEvent.objects.filter(action="privacy.erasure_done", subject_id=str(request.pk)).exists()
+    # The history says what was kept, on which legal basis, and until when.
+    until = timezone.localtime(order.created_at).year + settings.SHOP_ORDER_RETENTION_YEARS
+    notes = list(request.events.values_list("note", flat=True))
+    assert any("legal obligation" in note and f"31 December {until}" in note for note in notes), notes
 
 
 def test_erasure_rerun_is_idempotent(subject, django_capture_on_commit_callbacks):

@@ -99,3 +99,14 @@ def test_no_download_after_expiry(client):
     _signed_in(client, user)
     assert client.get(reverse("privacy:download", args=[request.pk])).status_code == 404
     assert reverse("privacy:download", args=[request.pk]) not in client.get(PAGE).content.decode()
+
+
+def test_the_page_refreshes_itself_while_a_request_is_being_processed(client):
+    user = UserFactory()
+    _signed_in(client, user)
+    assert 'http-equiv="refresh"' not in client.get(reverse("privacy:requests")).content.decode()
+
+    services.request_export(subject=user)  # on-commit never fires here: the request stays pending
+
+    page = client.get(reverse("privacy:requests")).content.decode()
+    assert 'http-equiv="refresh"' in page and "refreshes itself" in page
