@@ -18,7 +18,7 @@ from shop.orders.models import Order
 from . import gateways, integrity, services
 from .forms import PayForm
 from .gateways.base import GatewayError
-from .models import Payment
+from .models import Payment, PaymentMethod
 
 # Set after a declined payment: the next attempt in this session carries the proof-of-work check.
 SESSION_CHALLENGE_KEY = "payments.challenge_next"
@@ -41,6 +41,13 @@ def _limiter(request) -> services.DeclineLimiter:
     )
 
 
+def _saved_cards(request, gateway_name: str):
+    """The signed-in shopper's cards saved with the gateway in use (none for guests)."""
+    if not request.user.is_authenticated:
+        return None
+    return PaymentMethod.objects.filter(user=request.user, gateway=gateway_name)
+
+
 def _page(request, order, *, form=None, error: str = "", status: int = 200):
     gateway = gateways.get_gateway()
     client = gateway.client_config(request=request)
@@ -52,6 +59,7 @@ def _page(request, order, *, form=None, error: str = "", status: int = 200):
         initial={"idempotency_key": services.new_idempotency_key(), "save_card": "save_card" in request.POST},
         can_save_card=can_save,
         needs_challenge=needs_challenge,
+        saved_cards=_saved_cards(request, gateway.name),
     )
     if form is not None:
         fresh._errors = form.errors  # show what was wrong with the refused attempt
@@ -109,6 +117,7 @@ def pay(request, number):
         request.POST,
         can_save_card=request.user.is_authenticated,
         needs_challenge=bool(request.session.get(SESSION_CHALLENGE_KEY)),
+        saved_cards=_saved_cards(request, gateways.get_gateway().name),
     )
     if not form.is_valid():
         return _page(request, order, form=form, status=400)

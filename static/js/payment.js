@@ -25,8 +25,9 @@
       if (event.defaultPrevented) {
         return; // the proof-of-work check holds the form and sends it again when it is done
       }
-      if (tokenInput.value) {
-        say("Paying…");
+      var saved = form.querySelector('input[name="saved_card"]:checked');
+      if (tokenInput.value || (saved && saved.value)) {
+        say("Paying…"); // a saved card: the server uses its stored gateway token
         return;
       }
       event.preventDefault();

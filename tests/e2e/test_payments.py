@@ -194,3 +194,23 @@ def test_a_number_that_is_not_a_test_card_is_refused_in_the_iframe(demo, page, r
     assert Payment.objects.count() == 0
     assert not any("/sandbox-gateway/tokens/" in url for url, _ in requests_seen)
     assert not any("4111111111111111" in url + body for url, body in requests_seen)
+
+
+def test_a_signed_in_shopper_saves_the_card_and_pays_the_next_order_with_it(demo, page):
+    page.goto("/account/login/")
+    page.get_by_label("E-mail").fill("shopper@example.com")
+    page.get_by_label("Password").fill("demo-shopper-2026")
+    page.get_by_role("button", name="Sign in").click()
+    _place_order(page, product_path="/products/oak-cutting-board/", pickup=False)
+    page.get_by_label("Save this card for next time").check()
+    _pay_with(page, SUCCESS)
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Order "))
+    expect(page.locator(".messages")).to_contain_text("Paid with Visa •••• 4242")
+
+    second = _place_order(page, product_path="/products/stoneware-mug/", pickup=True)
+    page.get_by_role("radio", name=re.compile(r"^Visa •••• 4242")).check()
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Order {second.number}")
+    expect(page.locator(".messages")).to_contain_text("Payment authorized with Visa •••• 4242")
+    assert Payment.objects.get(order=second).status == "authorized"

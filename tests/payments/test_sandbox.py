@@ -323,6 +323,42 @@ def test_signed_in_shopper_can_save_the_card(client, stock):
     assert SandboxToken.objects.get(token=method.token).reusable
 
 
+def test_a_saved_card_pays_the_next_order_without_card_details(client, stock):
+    user = UserFactory()
+    client.force_login(user)
+    first = place_order(client, stock, email=user.email)
+    pay(client, first, "4242424242424242", save_card="on")
+    method = user.payment_methods.get()
+    second = place_order(client, stock, email=user.email)
+    page = client.get(reverse("pay:pay", args=[second.number])).text
+    assert "Visa •••• 4242" in page and method.token not in page  # the gateway token stays on the server
+
+    response = client.post(reverse("pay:pay", args=[second.number]), pay_form(client, second, saved_card=method.pk))
+
+    assert response.status_code == 302
+    second.refresh_from_db()
+    assert second.status == Order.Status.PAID
+    assert second.payments.get().card_last4 == "4242"
+
+
+def test_another_shoppers_saved_card_cannot_be_used(client, stock):
+    owner = UserFactory()
+    client.force_login(owner)
+    order = place_order(client, stock, email=owner.email)
+    pay(client, order, "4242424242424242", save_card="on")
+    method = owner.payment_methods.get()
+    thief = UserFactory()
+    client.force_login(thief)
+    theirs = place_order(client, stock, email=thief.email)
+
+    response = client.post(reverse("pay:pay", args=[theirs.number]), pay_form(client, theirs, saved_card=method.pk))
+
+    assert response.status_code == 400
+    assert not theirs.payments.exists()
+    theirs.refresh_from_db()
+    assert theirs.status == Order.Status.AWAITING_PAYMENT
+
+
 def test_guest_is_not_offered_to_save_a_card(client, stock):
     order = place_order(client, stock)
     assert "Save this card" not in client.get(reverse("pay:pay", args=[order.number])).text
