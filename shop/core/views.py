@@ -18,7 +18,10 @@ logger = logging.getLogger("shop.csp")
 _MAX_REPORT_BYTES = 16 * 1024
 
 
-@csrf_exempt  # Browsers post CSP reports without cookies or tokens; the view only logs, it changes nothing.
+# Browsers post CSP reports without cookies or tokens, so there is nothing to check CSRF against.
+# Anyone can post one: the view only logs, and records an audit event for payment pages at most
+# once an hour per violation (capped per hour), so forged reports cannot flood the log.
+@csrf_exempt
 @require_POST
 def csp_report(request):
     """Log Content-Security-Policy violations the browsers report (`report-uri /csp-report/`)."""

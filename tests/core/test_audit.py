@@ -1,9 +1,9 @@
 """The audit log from the side of someone who wants to rewrite history, and of the officer who checks it."""
 
-import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from io import StringIO
 
 import pytest
@@ -13,6 +13,7 @@ from django.db.models import F
 
 from shop.core import audit
 from shop.core.models import GENESIS_HASH, AuditEvent
+from tests.concurrency import run_at_once
 from tests.factories import ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -272,24 +273,12 @@ EVENTS_PER_WRITER = 10
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_append_one_unbroken_chain():
-    start = threading.Barrier(WRITERS)
-    errors: list[BaseException] = []
-
     def write(writer: int) -> None:
-        try:
-            start.wait(timeout=10)
-            for i in range(EVENTS_PER_WRITER):
-                audit.record("test.concurrent", data={"writer": writer, "i": i})
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
-            errors.append(error)
-        finally:
-            connection.close()
+        for i in range(EVENTS_PER_WRITER):
+            audit.record("test.concurrent", data={"writer": writer, "i": i})
 
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = run_at_once([partial(write, w) for w in range(WRITERS)])
+    errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
 
     assert not errors, errors
     total = WRITERS * EVENTS_PER_WRITER

@@ -1,38 +1,14 @@
 """Races that only a real database with row locks can settle: these run on PostgreSQL."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from shop.catalog.models import Stock
 from shop.orders import services
 from shop.orders.models import Order
+from tests.concurrency import run_at_once
 from tests.factories import ProductFactory, StockFactory, StoreFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_at_once(functions):
-    """Start every function in its own thread at the same instant; return what each returned or raised."""
-    barrier = threading.Barrier(len(functions))
-    results = [None] * len(functions)
-
-    def run(index, function):
-        try:
-            barrier.wait()
-            results[index] = function()
-        except Exception as error:  # noqa: BLE001 - the test inspects what each thread met
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def test_ten_buyers_for_three_units_make_exactly_three_orders():

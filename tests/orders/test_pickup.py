@@ -1,15 +1,15 @@
 """Pickup codes and the desk's services: codes, lookups, brute-force limits, hand-over, expiry."""
 
 import math
-import threading
 import time
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group
 from django.core import mail
-from django.db import connection, models
+from django.db import models
 from django.utils import timezone
 
 from shop.accounts import roles
@@ -19,6 +19,7 @@ from shop.orders import pickup
 from shop.orders.models import CROCKFORD, Order, PickupCode
 from shop.payments import services as payments
 from shop.payments.models import Payment
+from tests.concurrency import run_at_once
 from tests.factories import StoreFactory, UserFactory
 from tests.payments.fakes import install_fake_gateway, order_awaiting_payment
 
@@ -409,23 +410,7 @@ def test_two_clerks_handing_over_at_once_exactly_one_succeeds(fake_gateway):
     order = paid_pickup_order()
     pickup.mark_ready(order=order, actor=manager)
     clerks = [make_clerk(order.store) for _ in range(3)]
-    barrier = threading.Barrier(len(clerks))
-    results = [None] * len(clerks)
-
-    def run(index, clerk):
-        try:
-            barrier.wait()
-            results[index] = pickup.hand_over(order_id=order.pk, clerk=clerk)
-        except Exception as error:  # noqa: BLE001 - the test inspects what each thread met
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(clerks)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = run_at_once([partial(pickup.hand_over, order_id=order.pk, clerk=clerk) for clerk in clerks])
 
     assert sum(isinstance(r, Order) for r in results) == 1
     assert sum(isinstance(r, pickup.PickupError) for r in results) == 2, results

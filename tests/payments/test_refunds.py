@@ -1,18 +1,17 @@
 """Refunds from the admin: Shop managers only, OTP-verified, never more than captured, once per key."""
 
-import threading
 from functools import partial
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
-from django.db import connection
 from django.urls import reverse
 
 from shop.accounts import roles
 from shop.core.models import AuditEvent
 from shop.payments import services
 from shop.payments.models import Payment, Refund
+from tests.concurrency import run_at_once
 from tests.factories import UserFactory
 from tests.payments.fakes import install_fake_gateway, order_awaiting_payment
 
@@ -298,27 +297,6 @@ def test_the_same_key_twice_gives_one_refund(fake_gateway):
     assert first.pk == second.pk
     assert Refund.objects.count() == 1
     assert Payment.objects.get().refunded_minor == 1000
-
-
-def run_at_once(functions):
-    barrier = threading.Barrier(len(functions))
-    results = [None] * len(functions)
-
-    def run(index, function):
-        try:
-            barrier.wait()
-            results[index] = function()
-        except Exception as error:  # noqa: BLE001 - the test inspects what each thread met
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 @pytest.mark.postgres

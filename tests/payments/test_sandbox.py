@@ -20,6 +20,7 @@ from shop.payments.gateways.sandbox.gateway import SandboxGateway, sign_event
 from shop.payments.gateways.sandbox.models import SandboxCharge, SandboxToken
 from shop.payments.models import Payment
 from tests.accounts.conftest import challenge_on, solve
+from tests.concurrency import run_at_once
 from tests.factories import StockFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -485,30 +486,16 @@ def test_an_open_3ds_check_is_offered_again_and_blocks_a_second_charge(client, s
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_posts_with_one_key_make_one_payment_and_one_charge(client, stock):
-    import threading
-
-    from django.db import connections
-
     order = place_order(client, stock)
     data = pay_form(client, order, token=tokenize(client, "4242424242424242"))
     cookies = client.cookies
-    barrier = threading.Barrier(4)
-    statuses = []
 
     def submit():
         browser = Client()
         browser.cookies = cookies
-        barrier.wait()
-        try:
-            statuses.append(browser.post(reverse("pay:pay", args=[order.number]), data).status_code)
-        finally:
-            connections.close_all()
+        return browser.post(reverse("pay:pay", args=[order.number]), data).status_code
 
-    threads = [threading.Thread(target=submit) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_at_once([submit] * 4)
 
     assert statuses == [302] * 4
     assert Payment.objects.count() == 1 and SandboxCharge.objects.count() == 1

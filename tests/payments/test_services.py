@@ -1,10 +1,7 @@
 """Payment services against a fake gateway: idempotency, pickup vs delivery, capture and void,
 cancelling, and the card-testing defence."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from shop.core.models import AuditEvent
 from shop.orders import services as orders
@@ -12,6 +9,7 @@ from shop.orders.models import Order
 from shop.payments import services
 from shop.payments.gateways import base
 from shop.payments.models import Payment, PaymentMethod
+from tests.concurrency import run_at_once
 from tests.factories import UserFactory
 from tests.payments.fakes import install_fake_gateway, order_awaiting_payment
 
@@ -239,28 +237,6 @@ def test_successful_payments_do_not_count_as_declines(fake_gateway, settings):
 
 
 # --- Concurrency (PostgreSQL) -----------------------------------------------------------------
-
-
-def run_at_once(functions):
-    """Start every function in its own thread at the same instant; return what each returned or raised."""
-    barrier = threading.Barrier(len(functions))
-    results = [None] * len(functions)
-
-    def run(index, function):
-        try:
-            barrier.wait()
-            results[index] = function()
-        except Exception as error:  # noqa: BLE001 - the test inspects what each thread met
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 @pytest.mark.postgres
