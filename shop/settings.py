@@ -182,6 +182,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shop.orders.tasks.sweep_order_confirmations",
         "schedule": crontab(minute="*/5"),
     },
+    # Order lifecycle (README "Order lifecycle"): unpaid orders past the payment window expire.
+    "expire-unpaid-orders": {
+        "task": "shop.orders.tasks.expire_unpaid_orders",
+        "schedule": crontab(),  # every minute
+    },
+    "mark-shipped-orders-delivered": {
+        "task": "shop.orders.tasks.mark_overdue_deliveries",
+        "schedule": crontab(minute=23),
+    },
     "expire-uncollected-pickup-orders": {
         "task": "shop.orders.tasks.expire_uncollected_pickups",
         "schedule": crontab(minute="*/15"),
@@ -402,3 +411,20 @@ SHOP_PICKUP_WRONG_CODES_PER_ORDER = 5
 SHOP_PICKUP_WRONG_CODES_PER_CLERK = 10
 SHOP_PICKUP_WRONG_CODES_PER_STORE = 30
 SHOP_PICKUP_DESK_WINDOW_SECONDS = 15 * 60
+
+# --- Order lifecycle (README "Order lifecycle") ----------------------------------------------------
+# Minutes an unpaid order keeps its units before the beat task expires it.
+SHOP_PAYMENT_WINDOW_MINUTES = env.int("SHOP_PAYMENT_WINDOW_MINUTES", default=30)
+# Open unpaid orders at once, per session, per account and per client address (the address from
+# the trusted proxy, see TRUSTED_PROXY_HEADER; set higher than the others for shared offices).
+SHOP_UNPAID_ORDERS_PER_SESSION = env.int("SHOP_UNPAID_ORDERS_PER_SESSION", default=3)
+SHOP_UNPAID_ORDERS_PER_ACCOUNT = env.int("SHOP_UNPAID_ORDERS_PER_ACCOUNT", default=3)
+SHOP_UNPAID_ORDERS_PER_ADDRESS = env.int("SHOP_UNPAID_ORDERS_PER_ADDRESS", default=5)
+# The share (percent) of one store's units of a product that one unpaid order may take (at least 1 unit).
+SHOP_UNPAID_STOCK_SHARE_PERCENT = env.int("SHOP_UNPAID_STOCK_SHARE_PERCENT", default=25)
+# Checkout asks for the proof-of-work challenge once a session or address has this many unpaid orders open.
+SHOP_CHECKOUT_CHALLENGE_FROM_UNPAID = 1
+# A shipped order counts as delivered this many days after shipping (unless staff marked it earlier).
+SHOP_AUTO_DELIVERED_DAYS = env.int("SHOP_AUTO_DELIVERED_DAYS", default=10)
+# Returns are recorded up to this many days after delivery (EU right of withdrawal).
+SHOP_RETURN_WINDOW_DAYS = env.int("SHOP_RETURN_WINDOW_DAYS", default=14)

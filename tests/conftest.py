@@ -91,13 +91,22 @@ def _require_services(request):
 
 
 @pytest.fixture(autouse=True)
-def _fast_and_isolated(settings):
-    """Fast password hashing, eager Celery (unless a test starts a real worker), a clean cache."""
+def _fast_and_isolated(request, settings):
+    """Fast password hashing, eager Celery (unless a test starts a real worker), a clean cache.
+
+    The anti-hoarding limits (shop/orders/hoarding.py) are lifted, so tests about something else
+    can buy several units or place several orders from one session; tests marked `hoarding` (the
+    limits' own tests, attack tests, browser journeys) run with the shop's real settings."""
     from django.core.cache import cache as django_cache
 
     from shop.celery import app
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if request.node.get_closest_marker("hoarding") is None:
+        settings.SHOP_UNPAID_STOCK_SHARE_PERCENT = 100
+        settings.SHOP_UNPAID_ORDERS_PER_SESSION = settings.SHOP_UNPAID_ORDERS_PER_ACCOUNT = 10_000
+        settings.SHOP_UNPAID_ORDERS_PER_ADDRESS = 10_000
+        settings.SHOP_CHECKOUT_CHALLENGE_FROM_UNPAID = 10_000
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True
     yield

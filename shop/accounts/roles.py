@@ -8,11 +8,15 @@ from django.contrib.auth.models import Group, Permission
 CLERK = "Store clerks"
 COMPLIANCE = "Compliance officers"
 MANAGER = "Shop managers"
+WAREHOUSE = "Warehouse staff"
 
 ROLE_PERMISSIONS = {
     # Clerks work only at the pickup desk, for their own stores (Store.staff). No view_order:
     # the Order admin lists every store's orders, and clerks must open no other admin page.
     CLERK: ["orders.use_pickup_desk"],
+    # Warehouse staff pack, ship and mark delivered the paid delivery orders of their own stores
+    # (Store.staff) on the dispatch desk, and open no other admin page.
+    WAREHOUSE: ["orders.use_dispatch_desk"],
     COMPLIANCE: [
         "core.view_auditevent",
         "orders.view_order",
@@ -41,6 +45,8 @@ ROLE_PERMISSIONS = {
         "orders.view_order",
         "orders.change_order",
         "orders.use_pickup_desk",
+        "orders.use_dispatch_desk",
+        "orders.cancel_paid_order",
         "core.view_auditevent",
         "accounts.view_user",
         # End all sessions of a user (the User admin's action), and unlock sign-ins that

@@ -63,6 +63,7 @@ class CodeForm(forms.Form):
 class TicketForm(forms.Form):
     order_id = forms.IntegerField(widget=forms.HiddenInput)
     ticket = forms.CharField(max_length=500, widget=forms.HiddenInput)
+    id_checked = forms.BooleanField(required=False, label="I checked the customer's ID")
 
 
 class OrderIdForm(forms.Form):
@@ -139,8 +140,17 @@ def _hand_over(request, site):
         messages.error(request, EXPIRED_TICKET)
         return _page(request, site, status=400)
     try:
-        order = pickup.hand_over(order_id=form.cleaned_data["order_id"], clerk=request.user)
+        order = pickup.hand_over(
+            order_id=form.cleaned_data["order_id"], clerk=request.user, id_checked=form.cleaned_data["id_checked"]
+        )
     except pickup.PickupError as error:
+        if str(error) == pickup.ID_CHECK_MISSING:
+            # Show the same order again (a fresh ticket), with the box and the message next to it.
+            order = Order.objects.filter(pk=form.cleaned_data["order_id"]).first()
+            if order is not None:
+                response = _found(request, site, order, id_check_error=str(error))
+                response.status_code = 400
+                return response
         return _refused(request, site, error)
     messages.success(request, f"Order {order.number} handed over.")
     return redirect("admin:pickup_desk")
@@ -217,7 +227,7 @@ def _refused(request, site, error: Exception):
     return _page(request, site, status=_status(error), refusal=str(error) or pickup.NEUTRAL)
 
 
-def _found(request, site, order):
+def _found(request, site, order, **extra):
     lines = list(order.lines.all())
     context = {
         "order": order,
@@ -227,6 +237,7 @@ def _found(request, site, order):
         "masked_email": mask_email(order.email),
         "id_check": pickup.id_check_required(order),
         "ticket": issue_ticket(order_id=order.pk, user=request.user, purpose="hand"),
+        **extra,
     }
     return _page(request, site, **context)
 

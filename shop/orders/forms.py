@@ -34,7 +34,7 @@ class QuantityForm(forms.Form):
 class CheckoutForm(forms.Form):
     email = forms.EmailField(
         label="E-mail",
-        help_text="We send the order confirmation here.",
+        help_text="We send your receipt here once you have paid.",
         error_messages={
             "required": "Enter your e-mail address so we can send the confirmation.",
             "invalid": "Enter an e-mail address like name@example.com.",
@@ -65,9 +65,14 @@ class CheckoutForm(forms.Form):
     shipping_city = forms.CharField(label="City", max_length=100, required=False)
     shipping_country = forms.ChoiceField(label="Country", choices=COUNTRIES, initial="DE", required=False)
 
-    def __init__(self, *args, pickup_stores, can_deliver: bool, **kwargs):
+    def __init__(self, *args, pickup_stores, can_deliver: bool, needs_challenge: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.can_deliver = can_deliver
+        if needs_challenge:
+            # Past one open unpaid order: each further one costs a bot the proof of work (hoarding.py).
+            from shop.accounts.challenge import ChallengeField
+
+            self.fields["challenge"] = ChallengeField()
         self.fields["pickup_store"].queryset = Store.objects.filter(pk__in=[s.pk for s in pickup_stores])
         self.fields["email"].widget.attrs["autocomplete"] = "email"
         self.fields["alternate_collector"].widget.attrs["autocomplete"] = "off"

@@ -63,21 +63,32 @@ class Order(models.Model):
         READY_FOR_PICKUP = "ready_for_pickup", "Ready for pickup"
         COLLECTED = "collected", "Collected"
         SHIPPED = "shipped", "Shipped"
+        DELIVERED = "delivered", "Delivered"
+        RETURNED = "returned", "Returned"
         CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired (not paid in time)"
 
     class Fulfillment(models.TextChoices):
         DELIVERY = "delivery", "Delivery"
         PICKUP = "pickup", "Pickup in store"
 
     # Every status change must appear here; anything else raises IllegalTransition.
+    # Who moves each one is in README "Order lifecycle"; tests/orders/test_lifecycle_walk.py checks
+    # that every status that is not closed has a service, desk action or beat task leaving it.
     TRANSITIONS = {
-        Status.AWAITING_PAYMENT: {Status.PAID, Status.CANCELLED},
+        Status.AWAITING_PAYMENT: {Status.PAID, Status.CANCELLED, Status.EXPIRED},
         Status.PAID: {Status.READY_FOR_PICKUP, Status.SHIPPED, Status.CANCELLED},
         Status.READY_FOR_PICKUP: {Status.COLLECTED, Status.CANCELLED},
+        Status.SHIPPED: {Status.DELIVERED, Status.RETURNED},
+        Status.DELIVERED: {Status.RETURNED},  # within the right of withdrawal (14 days)
         Status.COLLECTED: set(),
-        Status.SHIPPED: set(),
+        Status.RETURNED: set(),
         Status.CANCELLED: set(),
+        Status.EXPIRED: set(),
     }
+    # The order's fulfilment is over: nothing is reserved, shipped or waiting any more. A deferred
+    # erasure of its owner may go on, and retention may reach it (signals.order_closed is sent).
+    CLOSED_STATUSES = frozenset({Status.COLLECTED, Status.DELIVERED, Status.RETURNED, Status.CANCELLED, Status.EXPIRED})
 
     number = models.CharField(max_length=11, unique=True, default=new_order_number, editable=False)
     user = models.ForeignKey(
@@ -121,11 +132,38 @@ class Order(models.Model):
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
     collected_notice_sent_at = models.DateTimeField(null=True, blank=True)
     expiry_notice_sent_at = models.DateTimeField(null=True, blank=True)
+    # Pickup hand-over: the clerk ticked that they checked an ID (when the desk asked for it).
+    id_checked = models.BooleanField(default=False)
+    # The payment window (shop/orders/lifecycle.py): unpaid past this, the order expires.
+    payment_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # While the order is unpaid: keyed digests of the session and client address that placed it,
+    # so open unpaid orders can be counted per session and address (shop/orders/hoarding.py).
+    # Both are emptied as soon as the order leaves "awaiting payment".
+    placed_session_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    placed_address_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_notice_sent_at = models.DateTimeField(null=True, blank=True)
+    # Delivery (shop/orders/dispatch.py).
+    carrier = models.CharField(max_length=20, blank=True)
+    tracking_number = models.CharField(max_length=40, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    shipped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    shipped_notice_sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivered_notice_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        # The clerk's pickup desk in the admin (shop/orders/desk.py); Store clerks and Shop managers.
-        permissions = [("use_pickup_desk", "Can find and hand over pickup orders at the pickup desk")]
+        permissions = [
+            # The clerk's pickup desk in the admin (shop/orders/desk.py); Store clerks and Shop managers.
+            ("use_pickup_desk", "Can find and hand over pickup orders at the pickup desk"),
+            # The dispatch desk (shop/orders/dispatch_desk.py); Warehouse staff and Shop managers.
+            ("use_dispatch_desk", "Can pack, ship and mark delivered orders at the dispatch desk"),
+            # Cancel a paid order with a refund, record a return (Shop managers).
+            ("cancel_paid_order", "Can cancel a paid order with a full refund, and record returns"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(total_minor=models.F("subtotal_minor") + models.F("delivery_fee_minor")),
@@ -145,6 +183,10 @@ class Order(models.Model):
 
     def can_become(self, status: str) -> bool:
         return status in self.TRANSITIONS[self.Status(self.status)]
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in self.CLOSED_STATUSES
 
 
 class OrderLine(models.Model):
@@ -187,3 +229,20 @@ class PickupCode(models.Model):
 
     def __str__(self):
         return f"Pickup code {self.pk} of order {self.order_id}"
+
+
+class OrderReturn(models.Model):
+    """Goods sent back (EU right of withdrawal): what came back, what was refunded, who recorded it."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns")
+    refunded_minor = models.PositiveIntegerField()
+    restocked_units = models.PositiveIntegerField(default=0)
+    note = models.CharField(max_length=300, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Return of order {self.order_id}"

@@ -29,6 +29,10 @@ declare(
         "shipping_city",
         "shipping_country",
         "alternate_collector",
+        "carrier",
+        "tracking_number",
+        "placed_session_digest",
+        "placed_address_digest",
         "number",
         "status",
         "fulfillment",
@@ -48,7 +52,20 @@ declare(
         "shipping_postal_code": "",
         "shipping_city": "",
         "alternate_collector": "",
+        "tracking_number": "",
+        "placed_session_digest": "",
+        "placed_address_digest": "",
     },
     keep_reason="Invoices and ledgers must be kept for the accounting retention period; "
     "the order keeps amounts and dates without the customer's contact details.",
+)
+declare(
+    "orders.OrderReturn",
+    fields=["order", "refunded_minor", "note", "created_at"],
+    purpose="Goods sent back under the right of withdrawal: what was refunded and restocked, and who recorded it.",
+    legal_basis="legal obligation (accounting, consumer law) (Art. 6(1)(c))",
+    subject="order__user",
+    erasure="anonymise",
+    anonymise={"note": ""},
+    keep_reason="Refunds belong to the accounts; the free-text note is cleared.",
 )

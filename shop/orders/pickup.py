@@ -386,10 +386,18 @@ def find_by_code(*, number: str, code: str, clerk) -> Order:
 # --- The desk: hand-over ----------------------------------------------------------------------
 
 
-def hand_over(*, order_id: int, clerk) -> Order:
+ID_CHECK_MISSING = "This order needs an ID check: check the customer's ID, tick the box, then press Hand over."
+
+
+def hand_over(*, order_id: int, clerk, id_checked: bool = False) -> Order:
     """Ready -> collected, once: under the order's row lock, capture the payment, use up the codes,
-    record who and when, audit it, and e-mail the shopper (so a hand-over they did not make is noticed)."""
+    record who and when, audit it, and e-mail the shopper (so a hand-over they did not make is noticed).
+
+    When the desk asks for an ID check (id_check_required), the clerk must confirm they did it;
+    that confirmation is recorded on the order and in the audit event."""
     from shop.payments import services as payments
+
+    from .lifecycle import ensure_can_fulfil
 
     store_ids = list(clerk_stores(clerk).values_list("pk", flat=True))
     try:
@@ -411,11 +419,19 @@ def hand_over(*, order_id: int, clerk) -> Order:
             live = list(_live_codes(order.pk, now).values_list("pk", flat=True))
             if not live:
                 raise PickupError(NEUTRAL)
+            try:
+                ensure_can_fulfil(order)
+            except OrderError as error:
+                raise PickupError(str(error)) from error
+            needs_id = id_check_required(order)
+            if needs_id and not id_checked:
+                raise PickupError(ID_CHECK_MISSING)
             payment = payments.capture_for_order(order_id=order.pk)
             order = _transition(order, Order.Status.COLLECTED)
             order.collected_at = now
             order.collected_by = clerk
-            order.save(update_fields=["collected_at", "collected_by", "updated_at"])
+            order.id_checked = bool(needs_id and id_checked)
+            order.save(update_fields=["collected_at", "collected_by", "id_checked", "updated_at"])
             PickupCode.objects.filter(pk__in=live).update(used_at=now)
             PickupCode.objects.filter(order=order, used_at=None, revoked_at=None).update(revoked_at=now)
             audit.record(
@@ -426,7 +442,8 @@ def hand_over(*, order_id: int, clerk) -> Order:
                     "store_id": order.store_id,
                     "payment_id": payment.pk,
                     "amount_minor": payment.captured_minor,
-                    "id_check_required": id_check_required(order),
+                    "id_check_required": needs_id,
+                    "id_checked": order.id_checked,
                 },
             )
             from .tasks import send_pickup_collected

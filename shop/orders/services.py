@@ -2,38 +2,26 @@
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from shop.catalog import selectors as catalog
 from shop.catalog.models import Product, Stock, Store
 from shop.core import audit
 
-from . import guest_links
+from . import hoarding, signals
+from .errors import CartError, IllegalTransition, OrderError, OutOfStock, ShareLimit, TooManyOpenOrders
 from .models import Cart, CartLine, Order, OrderLine
 
 logger = logging.getLogger(__name__)
 
 
-class OrderError(Exception):
-    """A request the shop must refuse; `str(error)` is a message for the shopper."""
-
-
-class CartError(OrderError):
-    pass
-
-
-class OutOfStock(OrderError):
-    pass
-
-
-class IllegalTransition(OrderError):
-    pass
+# The errors live in errors.py (hoarding and dispatch raise them too); services is where views find them.
+__all__ = ["CartError", "IllegalTransition", "OrderError", "OutOfStock", "ShareLimit", "TooManyOpenOrders"]
 
 
 # --- Cart -------------------------------------------------------------------------------------
@@ -153,13 +141,18 @@ def place_order(
     pickup_store: Store | None = None,
     shipping: ShippingAddress | None = None,
     alternate_collector: str = "",
+    placement: hoarding.Placement | None = None,
 ) -> Order:
-    """Turn the cart into an order awaiting payment, taking the units from one store's stock.
+    """Turn the cart into an order awaiting payment, taking the units from one store's stock for
+    the payment window (SHOP_PAYMENT_WINDOW_MINUTES; lifecycle.expire_unpaid gives them back).
 
     Stock rows are locked (in a fixed order, so two checkouts cannot deadlock) and re-checked
     under the lock: two shoppers racing for the last unit get one order and one clear refusal.
-    The cart row is locked too, so a double-clicked "Place order" makes one order, not two.
+    The cart row is locked too, so a double-clicked "Place order" makes one order, not two, and
+    the open-order limits of one session are counted under that lock (hoarding.py).
+    No e-mail goes out now: the receipt is sent when the payment succeeds.
     """
+    placement = placement or hoarding.Placement()
     if fulfillment == Order.Fulfillment.PICKUP and (pickup_store is None or not pickup_store.pickup_enabled):
         raise OrderError("Choose a store for pickup.")
     if fulfillment == Order.Fulfillment.DELIVERY and shipping is None:
@@ -172,6 +165,7 @@ def place_order(
         inactive = [line.product.name for line in lines if not line.product.is_active]
         if inactive:
             raise CartError(f"No longer sold, please remove from your cart: {', '.join(inactive)}.")
+        hoarding.check_open_orders(user=user, placement=placement)
         wanted = {line.product_id: line.quantity for line in lines}
         store = _take_stock(wanted=wanted, fulfillment=fulfillment, pickup_store=pickup_store)
 
@@ -196,6 +190,9 @@ def place_order(
             delivery_fee_minor=fee,
             total_minor=subtotal + fee,
             currency=currency,
+            payment_due_at=timezone.now() + timedelta(minutes=settings.SHOP_PAYMENT_WINDOW_MINUTES),
+            placed_session_digest=placement.session_digest,
+            placed_address_digest=placement.address_digest,
         )
         OrderLine.objects.bulk_create(
             OrderLine(
@@ -215,9 +212,6 @@ def place_order(
             subject=order,
             data={"fulfillment": fulfillment, "store_id": store.pk, "total_minor": order.total_minor},
         )
-        from .tasks import send_order_confirmation
-
-        send_order_confirmation.delay_on_commit(order.pk)
     return order
 
 
@@ -236,13 +230,23 @@ def _take_stock(*, wanted: dict[int, int], fulfillment: str, pickup_store: Store
     by_store: dict[int, list[Stock]] = {}
     for row in rows:
         by_store.setdefault(row.store_id, []).append(row)
+    too_much: list[str] = []
     for store_id in candidates:
         store_rows = by_store.get(store_id, [])
         if len(store_rows) == len(wanted) and all(row.quantity >= wanted[row.product_id] for row in store_rows):
+            over = [row for row in store_rows if wanted[row.product_id] > hoarding.max_units(row.quantity)]
+            if over:
+                too_much = [f"{hoarding.max_units(row.quantity)} of {row.product.name}" for row in over]
+                continue
             for row in store_rows:
                 row.quantity = F("quantity") - wanted[row.product_id]
             Stock.objects.bulk_update(store_rows, ["quantity"])
             return Store.objects.get(pk=store_id)
+    if too_much:
+        raise ShareLimit(
+            f"Until it is paid, one order can reserve at most {', '.join(too_much)} from a store. "
+            "Lower the quantity, pay for this order, then order the rest."
+        )
     if fulfillment == Order.Fulfillment.PICKUP:
         short = _shortfall(wanted, by_store.get(pickup_store.pk, []))
         raise OutOfStock(
@@ -265,7 +269,11 @@ def _shortfall(wanted: dict[int, int], rows: list[Stock]) -> str:
 
 
 def _transition(order: Order, status: str) -> Order:
-    """Lock the order and move it to `status`, or raise IllegalTransition. Caller holds the transaction."""
+    """Lock the order and move it to `status`, or raise IllegalTransition. Caller holds the transaction.
+
+    Leaving "awaiting payment" forgets the session and address digests (they only count open
+    unpaid orders); reaching a closed status stamps closed_at and, after commit, sends order_closed.
+    """
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if not locked.can_become(status):
         raise IllegalTransition(
@@ -273,58 +281,59 @@ def _transition(order: Order, status: str) -> Order:
             f"{Order.Status(status).label.lower()}."
         )
     locked.status = status
-    locked.save(update_fields=["status", "updated_at"])
+    fields = ["status", "updated_at"]
+    if locked.placed_session_digest or locked.placed_address_digest:
+        locked.placed_session_digest = locked.placed_address_digest = ""
+        fields += ["placed_session_digest", "placed_address_digest"]
+    if status in Order.CLOSED_STATUSES and locked.closed_at is None:
+        locked.closed_at = timezone.now()
+        fields.append("closed_at")
+        order_id, user_id = locked.pk, locked.user_id
+        transaction.on_commit(
+            lambda: signals.order_closed.send(sender=Order, order_id=order_id, user_id=user_id, status=status)
+        )
+    locked.save(update_fields=fields)
     return locked
 
 
 def mark_order_paid(*, order: Order) -> Order:
-    """The gateway captured the money, or (pickup) authorized it until handover."""
+    """The gateway captured the money, or (pickup) authorized it until handover: the shopper's
+    receipt is the first e-mail the order sends (nothing goes to a typed address before payment)."""
     with transaction.atomic():
         order = _transition(order, Order.Status.PAID)
         audit.record("order.paid", subject=order, data={"total_minor": order.total_minor})
+        from .tasks import send_order_confirmation
+
+        send_order_confirmation.delay_on_commit(order.pk)
     return order
 
 
+def restock(order: Order) -> int:
+    """Put an order's units back on its store's shelf (stock rows in product order). Returns the units."""
+    units = 0
+    for line in order.lines.exclude(product=None).order_by("product_id"):
+        Stock.objects.filter(store=order.store, product_id=line.product_id).update(
+            quantity=F("quantity") + line.quantity
+        )
+        units += line.quantity
+    return units
+
+
 def cancel_order(*, order: Order, actor=None, reason: str = "") -> Order:
-    """Cancel an order that has not left the shop, put its units back on the store's shelf, and
-    release a payment that was only authorized."""
+    """Cancel an order that has not left the shop, put its units back on the store's shelf,
+    release a payment that was only authorized (or still in 3-D Secure), and refund one that was
+    captured (a Shop manager cancelling a paid delivery order: lifecycle.cancel_paid_order)."""
     from shop.payments import services as payments
 
     with transaction.atomic():
         order = _transition(order, Order.Status.CANCELLED)
         payments.void_for_order(order_id=order.pk)
-        for line in order.lines.exclude(product=None).order_by("product_id"):
-            Stock.objects.filter(store=order.store, product_id=line.product_id).update(
-                quantity=F("quantity") + line.quantity
-            )
-        audit.record("order.cancelled", actor=actor, subject=order, data={"reason": reason[:200]})
-    return order
-
-
-# --- E-mail -----------------------------------------------------------------------------------
-
-
-def send_order_confirmation(*, order_id: int) -> bool:
-    """Send the confirmation once. Returns False when it had already gone (the task ran twice)."""
-    with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("store").get(pk=order_id)
-        if order.confirmation_sent_at is not None:
-            return False
-        link = order.get_absolute_url() if order.user_id else guest_links.url_for(order)
-        context = {
-            "order": order,
-            "lines": list(order.lines.all()),
-            "order_url": settings.SITE_URL + link,
-            "shop_name": settings.SHOP_NAME,
-        }
-        message = EmailMultiAlternatives(
-            subject=f"{settings.SHOP_NAME}: we received your order {order.number}",
-            body=render_to_string("emails/order_confirmation.txt", context),
-            to=[order.email],
+        refund = payments.refund_for_order(order_id=order.pk, actor=actor, key=f"cancel-{order.pk}")
+        restock(order)
+        audit.record(
+            "order.cancelled",
+            actor=actor,
+            subject=order,
+            data={"reason": reason[:200], "refund_id": refund.pk if refund else None},
         )
-        message.attach_alternative(render_to_string("emails/order_confirmation.html", context), "text/html")
-        message.send()
-        order.confirmation_sent_at = timezone.now()
-        order.save(update_fields=["confirmation_sent_at"])
-    logger.info("Order confirmation sent for order id %s", order_id)
-    return True
+    return order

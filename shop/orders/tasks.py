@@ -6,29 +6,56 @@ from smtplib import SMTPException
 from celery import shared_task
 from django.utils import timezone
 
-from . import services
+from . import emails
 from .models import Order
 
 
 @shared_task(acks_late=True, autoretry_for=(SMTPException, OSError), retry_backoff=True, max_retries=8)
 def send_order_confirmation(order_id: int) -> bool:
-    return services.send_order_confirmation(order_id=order_id)
+    """The receipt, once the payment succeeded (the name stays for messages already queued)."""
+    from . import emails
+
+    return emails.send_notice(order_id=order_id, kind="receipt")
+
+
+@shared_task(acks_late=True, autoretry_for=(SMTPException, OSError), retry_backoff=True, max_retries=8)
+def send_order_notice(order_id: int, kind: str) -> bool:
+    from . import emails
+
+    return emails.send_notice(order_id=order_id, kind=kind)
 
 
 @shared_task(acks_late=True)
 def sweep_order_confirmations() -> int:
-    """Re-enqueue confirmations that never went out (a broker outage, a lost worker)."""
+    """Re-enqueue receipts that never went out (a broker outage, a lost worker)."""
     now = timezone.now()
     stuck = list(
         Order.objects.filter(
             confirmation_sent_at__isnull=True,
-            created_at__lt=now - timedelta(minutes=5),
+            status__in=emails.NOTICES["receipt"].statuses,
+            updated_at__lt=now - timedelta(minutes=5),
             created_at__gt=now - timedelta(days=2),
         ).values_list("pk", flat=True)
     )
     for order_id in stuck:
         send_order_confirmation.delay(order_id)
     return len(stuck)
+
+
+@shared_task(acks_late=True)
+def expire_unpaid_orders() -> int:
+    """Beat, every minute: unpaid orders past the payment window give their units back."""
+    from . import lifecycle
+
+    return lifecycle.expire_unpaid()
+
+
+@shared_task(acks_late=True)
+def mark_overdue_deliveries() -> int:
+    """Beat, hourly: shipped orders count as delivered SHOP_AUTO_DELIVERED_DAYS after shipping."""
+    from . import dispatch
+
+    return dispatch.deliver_overdue()
 
 
 # --- Click & collect (shop/orders/pickup.py) --------------------------------------------------

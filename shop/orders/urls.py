@@ -10,6 +10,7 @@ urlpatterns = [
     path("cart/lines/<int:product_id>/remove/", views.cart_remove, name="cart_remove"),
     path("checkout/", views.checkout, name="checkout"),
     path("orders/<str:number>/", views.order_detail, name="order_detail"),
+    path("orders/<str:number>/cancel/", views.order_cancel, name="order_cancel"),
     path("orders/<str:number>/pickup-codes/", views.pickup_reissue, name="pickup_reissue"),
     path("orders/guest/<str:token>/", views.guest_order, name="guest_order"),
     path("orders/guest/<str:token>/pickup-codes/", views.guest_pickup_reissue, name="guest_pickup_reissue"),

@@ -6,10 +6,11 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from shop.accounts.lockout import client_ip
 from shop.catalog import selectors as catalog
 from shop.catalog.models import Product
 
-from . import guest_links, pickup, selectors, services
+from . import dispatch, guest_links, hoarding, lifecycle, pickup, selectors, services
 from .forms import AddToCartForm, CheckoutForm, QuantityForm
 from .models import Order
 
@@ -97,11 +98,20 @@ def checkout(request):
     if view.shortages():
         messages.error(request, "Some quantities in your cart are no longer available. Please adjust them.")
         return redirect("orders:cart")
+    placement = _placement(request)
+    try:
+        hoarding.check_open_orders(user=request.user, placement=placement)
+    except services.TooManyOpenOrders as error:
+        return _too_many_open_orders(request, placement, error)
     pickup_stores = catalog.stores_for_pickup(lines=view.quantities)
     delivery_store = catalog.store_for_delivery(lines=view.quantities)
     initial = {"email": request.user.email} if request.user.is_authenticated else {}
     form = CheckoutForm(
-        request.POST or None, pickup_stores=pickup_stores, can_deliver=delivery_store is not None, initial=initial
+        request.POST or None,
+        pickup_stores=pickup_stores,
+        can_deliver=delivery_store is not None,
+        needs_challenge=hoarding.needs_challenge(user=request.user, placement=placement),
+        initial=initial,
     )
     status = 200
     if request.method == "POST":
@@ -116,17 +126,22 @@ def checkout(request):
                     pickup_store=form.cleaned_data["pickup_store"],
                     shipping=form.shipping_address(),
                     alternate_collector=form.cleaned_data["alternate_collector"],
+                    placement=placement,
                 )
+            except services.TooManyOpenOrders as error:
+                return _too_many_open_orders(request, placement, error)
             except services.OrderError as error:
                 form.add_error(None, str(error))
-                status = 409
+                status = error.status
             else:
                 if order.user_id is None:
                     placed = request.session.get(selectors.SESSION_GUEST_ORDERS_KEY, [])
                     request.session[selectors.SESSION_GUEST_ORDERS_KEY] = [*placed, order.number][-20:]
                 messages.success(
                     request,
-                    f"Thank you! Order {order.number} is placed. A confirmation is on its way to {order.email}.",
+                    f"Thank you! Order {order.number} is placed and its items are reserved for "
+                    f"{settings.SHOP_PAYMENT_WINDOW_MINUTES} minutes. Pay now to complete it; "
+                    "your receipt follows by e-mail.",
                 )
                 return redirect("pay:pay", number=order.number)
     fee = {
@@ -143,14 +158,59 @@ def checkout(request):
             "can_deliver": delivery_store is not None,
             "delivery_fee_minor": fee[Order.Fulfillment.DELIVERY],
             "free_delivery_from_minor": settings.SHOP_FREE_DELIVERY_FROM_MINOR,
+            "payment_window_minutes": settings.SHOP_PAYMENT_WINDOW_MINUTES,
         },
         status=status,
     )
 
 
+def _placement(request) -> hoarding.Placement:
+    if not request.session.session_key:
+        request.session.save()
+    return hoarding.Placement(session_key=request.session.session_key, address=client_ip(request))
+
+
+def _too_many_open_orders(request, placement, error):
+    """429: what the limit is, and the visitor's own open orders with a way to pay or cancel each."""
+    own = [
+        order
+        for order in hoarding.open_unpaid_orders(user=request.user, placement=placement).order_by("created_at")[:10]
+        if selectors.visible_order(number=order.number, user=request.user, session=request.session) is not None
+    ]
+    context = {"message": str(error), "open_orders": own}
+    response = render(request, "orders/too_many_open_orders.html", context, status=error.status)
+    response["Retry-After"] = str(settings.SHOP_PAYMENT_WINDOW_MINUTES * 60)
+    return response
+
+
+@never_cache
+@require_POST
+def order_cancel(request, number):
+    """The shopper cancels their own unpaid order (from the pay page or the order page)."""
+    order = _own_order(request, number)
+    actor = request.user if request.user.is_authenticated else None
+    try:
+        order = lifecycle.cancel_unpaid_order(order=order, actor=actor)
+    except services.OrderError as error:
+        messages.error(request, str(error))
+        return redirect(order.get_absolute_url())
+    if order.status == Order.Status.CANCELLED:
+        messages.success(
+            request, f"Order {order.number} is cancelled. Nothing was charged; its items are back on sale."
+        )
+    else:
+        messages.info(request, f"Order {order.number} was paid just now, so it was not cancelled.")
+    return redirect(order.get_absolute_url())
+
+
 def _order_page(request, order, *, reissue_url: str):
     """The order for its owner; while it is ready for pickup, with its codes (never cached: no-store)."""
-    context = {"order": order, "lines": order.lines.all()}
+    context = {
+        "order": order,
+        "lines": order.lines.all(),
+        "carrier_name": dispatch.carrier_name(order.carrier),
+        "tracking_url": dispatch.tracking_url(order),
+    }
     codes = pickup.codes_for(order) if order.is_pickup else None
     if codes is not None:
         context.update(

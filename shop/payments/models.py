@@ -17,8 +17,9 @@ class Payment(models.Model):
 
     # A status never moves backwards: a late or repeated webhook cannot undo a capture.
     TRANSITIONS = {
-        Status.PENDING: {Status.REQUIRES_ACTION, Status.AUTHORIZED, Status.CAPTURED, Status.DECLINED},
-        Status.REQUIRES_ACTION: {Status.AUTHORIZED, Status.CAPTURED, Status.DECLINED},
+        Status.PENDING: {Status.REQUIRES_ACTION, Status.AUTHORIZED, Status.CAPTURED, Status.DECLINED, Status.VOIDED},
+        # Voided: the order expired or was cancelled while the 3-D Secure check was still open.
+        Status.REQUIRES_ACTION: {Status.AUTHORIZED, Status.CAPTURED, Status.DECLINED, Status.VOIDED},
         Status.AUTHORIZED: {Status.CAPTURED, Status.VOIDED},
         Status.CAPTURED: {Status.REFUNDED},
         Status.VOIDED: set(),

@@ -78,6 +78,12 @@ def pay_order(
             limiter.check()
         if order.status != Order.Status.AWAITING_PAYMENT:
             raise PaymentError(f"Order {order.number} is {order.get_status_display().lower()}: nothing to pay.")
+        if order.payment_due_at is not None and order.payment_due_at <= timezone.now():
+            # The expiry job gives the units back within a minute; no new charge may start now.
+            raise PaymentError(
+                f"The time to pay for order {order.number} has run out, and its items are back on sale. "
+                "Please order again."
+            )
         if order.payments.filter(status=Payment.Status.REQUIRES_ACTION).exists():
             raise PaymentError("A 3-D Secure check for this order is still open. Complete it, or wait a minute.")
         gateway = gateways.get_gateway()
@@ -116,6 +122,8 @@ def pay_order(
 def complete_action(*, payment: Payment) -> Payment:
     """The shopper came back from the 3-D Secure page: ask the gateway how it ended."""
     with transaction.atomic():
+        # Lock order: the order row first, then its payment (as pay_order and the expiry job do).
+        Order.objects.select_for_update().filter(pk=payment.order_id).first()
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
         if payment.status != Payment.Status.REQUIRES_ACTION:
             return payment
@@ -159,9 +167,38 @@ def _apply(payment: Payment, result: base.ChargeResult) -> None:
     if target in (Payment.Status.AUTHORIZED, Payment.Status.CAPTURED):
         from shop.orders import services as orders
 
-        order = Order.objects.get(pk=payment.order_id)
+        # The caller holds the order's row lock: the order's status decides, once, whether this
+        # money pays the order or arrived too late (the order expired or was cancelled meanwhile).
+        order = Order.objects.select_for_update().get(pk=payment.order_id)
         if order.status == Order.Status.AWAITING_PAYMENT:
             orders.mark_order_paid(order=order)
+        elif order.status in (Order.Status.EXPIRED, Order.Status.CANCELLED):
+            _reverse_late_payment(payment, order)
+
+
+def _reverse_late_payment(payment: Payment, order: Order) -> None:
+    """Money the gateway confirmed after the order had closed: give it back at once, and log it."""
+    before = payment.status
+    if payment.status == Payment.Status.AUTHORIZED:
+        result = gateways.get_gateway(payment.gateway).void(
+            reference=payment.reference, idempotency_key=f"void-{payment.pk}"
+        )
+        _apply(payment, result)
+    elif payment.status == Payment.Status.CAPTURED and payment.refundable_minor:
+        refund(payment=payment, amount_minor=payment.refundable_minor, actor=None, idempotency_key=f"late-{payment.pk}")
+        payment.refresh_from_db()
+    audit.record(
+        "payment.late_reversed",
+        subject=payment,
+        data={"order_id": order.pk, "order_status": order.status, "was": before, "amount_minor": payment.amount_minor},
+    )
+    logger.warning(
+        "Payment %s confirmed after order id %s was %s: %s automatically",
+        payment.pk,
+        order.pk,
+        order.status,
+        "voided" if before == Payment.Status.AUTHORIZED else "refunded",
+    )
 
 
 # --- After the order is placed ----------------------------------------------------------------
@@ -188,16 +225,49 @@ def capture_for_order(*, order_id: int) -> Payment:
 
 
 def void_for_order(*, order_id: int) -> Payment | None:
-    """An uncollected or cancelled order: release the authorization. No payment, nothing to do."""
+    """An uncollected, cancelled or expired order: release the authorization, and cancel a payment
+    still waiting in 3-D Secure so it can never complete. No payment, nothing to do.
+
+    A gateway that cannot void (a 3-D Secure check the shopper completed a moment ago, an outage)
+    leaves the payment as it is: if its money arrives later, _apply reverses it automatically.
+    """
+    released = None
     with transaction.atomic():
-        payment = _payment_for_order(order_id, Payment.Status.AUTHORIZED)
-        if payment is None:
-            return None
-        result = gateways.get_gateway(payment.gateway).void(
-            reference=payment.reference, idempotency_key=f"void-{payment.pk}"
+        open_payments = Payment.objects.select_for_update().filter(
+            order_id=order_id, status__in=(Payment.Status.AUTHORIZED, Payment.Status.REQUIRES_ACTION)
         )
-        _apply(payment, result)
-    return payment
+        for payment in open_payments.order_by("pk"):
+            try:
+                result = gateways.get_gateway(payment.gateway).void(
+                    reference=payment.reference, idempotency_key=f"void-{payment.pk}"
+                )
+            except base.GatewayError as error:
+                if payment.status == Payment.Status.AUTHORIZED:
+                    raise
+                # Most often the shopper completed the check a moment ago: ask how it ended and
+                # apply that (an order still unpaid becomes paid; a closed one is reversed).
+                logger.warning("Payment %s waiting for 3-D Secure could not be voided: %s", payment.pk, error)
+                audit.record("payment.void_failed", subject=payment, data={"order_id": order_id})
+                try:
+                    _apply(payment, gateways.get_gateway(payment.gateway).confirm_action(reference=payment.reference))
+                except base.GatewayError:
+                    logger.warning("Payment %s: state unknown; a late confirmation will be reversed", payment.pk)
+                continue
+            if result.status == base.VOIDED:
+                _apply(payment, result)
+            released = payment
+    return released
+
+
+def refund_for_order(*, order_id: int, actor, amount_minor: int | None = None, key: str) -> Refund | None:
+    """Refund the order's captured payment: all that is left of it, or `amount_minor` (a return)."""
+    payment = Payment.objects.filter(order_id=order_id, status=Payment.Status.CAPTURED).first()
+    if payment is None:
+        return None
+    amount = payment.refundable_minor if amount_minor is None else amount_minor
+    if amount == 0:
+        return None
+    return refund(payment=payment, amount_minor=amount, actor=actor, idempotency_key=key)
 
 
 def _payment_for_order(order_id: int, status: str) -> Payment | None:
@@ -273,6 +343,11 @@ def process_webhook(*, gateway_name: str, event: base.WebhookEvent) -> bool:
                 )
         except IntegrityError:
             return False
+        order_id = (
+            Payment.objects.filter(gateway=gateway_name, reference=event.reference).values_list("order_id", flat=True)
+        ).first()
+        if order_id is not None:  # lock order: the order row first, then its payment
+            Order.objects.select_for_update().filter(pk=order_id).first()
         payment = Payment.objects.select_for_update().filter(gateway=gateway_name, reference=event.reference).first()
         target = _WEBHOOK_TARGETS.get(event.type)
         if payment is not None and target is not None:

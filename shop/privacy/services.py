@@ -33,7 +33,9 @@ from .registry import declarations
 
 EXPORT_LIFETIME = timedelta(days=7)
 # An erasure waits while an order is still being fulfilled (or could still be refunded).
-OPEN_ORDER_STATUSES = ("awaiting_payment", "paid", "ready_for_pickup")
+# Every order status that is not closed (shop.orders.models.Order.CLOSED_STATUSES): shipped too,
+# until it is delivered or returned.
+OPEN_ORDER_STATUSES = ("awaiting_payment", "paid", "ready_for_pickup", "shipped")
 
 
 class PrivacyError(Exception):
@@ -275,7 +277,7 @@ def open_orders_reason(user) -> str:
     if not count:
         return ""
     return (
-        f"{count} order{'s are' if count > 1 else ' is'} still open (not yet collected, shipped or cancelled); "
+        f"{count} order{'s are' if count > 1 else ' is'} still open (not yet collected, delivered or cancelled); "
         "the erasure continues by itself once they are closed."
     )
 

@@ -3,7 +3,7 @@ from django.core import mail
 
 from shop.catalog.models import Stock
 from shop.core.models import AuditEvent
-from shop.orders import services
+from shop.orders import emails, services
 from shop.orders.models import CROCKFORD, Order
 from tests.factories import StockFactory, StoreFactory, UserFactory
 
@@ -118,17 +118,24 @@ def test_placing_an_order_is_audited_with_ids_only(store, cart_with):
     assert "secret.person" not in str(event.data)
 
 
-def test_confirmation_email_is_sent_once_on_commit(store, cart_with, django_capture_on_commit_callbacks):
+def test_placing_an_order_sends_no_email_the_receipt_follows_the_payment(
+    store, cart_with, django_capture_on_commit_callbacks
+):
+    """Nothing goes to a typed address before money moved (no mail relay); the receipt goes once."""
     with django_capture_on_commit_callbacks(execute=True):
         order = place_pickup(cart_with(name="Teapot"), store)
+    assert mail.outbox == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mark_order_paid(order=order)
 
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["ada@example.com"]
-    assert order.number in message.subject and "Teapot" in message.body
+    assert order.number in message.subject and "receipt" in message.subject and "Teapot" in message.body
     assert "/orders/guest/" in message.body  # a guest gets a signed link, not a bare order URL
     # Running the task again (a redelivery) sends nothing more.
-    assert services.send_order_confirmation(order_id=order.pk) is False
+    assert emails.send_notice(order_id=order.pk, kind="receipt") is False
     assert len(mail.outbox) == 1
 
 

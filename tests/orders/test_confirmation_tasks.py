@@ -10,19 +10,21 @@ from shop.orders.models import Order
 from tests.factories import StockFactory, StoreFactory
 
 
-def _pickup_order():
+def _pickup_order(*, paid=True):
+    """A pickup order; paid (the receipt is due) unless told otherwise."""
     store = StoreFactory()
     stock = StockFactory(store=store, quantity=5, product__name="Teapot")
     cart = services.open_cart()
     services.add_to_cart(cart=cart, product=stock.product, quantity=1)
-    return services.place_order(cart=cart, email="buyer@example.com", fulfillment="pickup", pickup_store=store)
+    order = services.place_order(cart=cart, email="buyer@example.com", fulfillment="pickup", pickup_store=store)
+    return services.mark_order_paid(order=order) if paid else order
 
 
 @pytest.mark.redis
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_real_celery_worker_on_redis_sends_the_confirmation(celery_app, celery_worker):
-    """The whole pipeline: commit -> message on Redis -> worker thread -> e-mail sent once."""
+def test_a_real_celery_worker_on_redis_sends_the_receipt(celery_app, celery_worker):
+    """The whole pipeline: payment commits -> message on Redis -> worker thread -> e-mail sent once."""
     order = _pickup_order()  # transaction=True: on_commit fires for real, the task goes to Redis
 
     deadline = time.monotonic() + 20
@@ -38,7 +40,9 @@ def test_a_real_celery_worker_on_redis_sends_the_confirmation(celery_app, celery
 @pytest.mark.django_db
 def test_sweeper_resends_confirmations_that_never_went_out(django_capture_on_commit_callbacks):
     order = _pickup_order()  # outside a captured commit: the task never ran
-    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(minutes=10))
+    _pickup_order(paid=False)  # an unpaid order has no receipt to send
+    Order.objects.filter(status=Order.Status.AWAITING_PAYMENT).update(updated_at=timezone.now() - timedelta(minutes=10))
 
     assert tasks.sweep_order_confirmations() == 1
     assert len(mail.outbox) == 1

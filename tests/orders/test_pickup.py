@@ -331,17 +331,21 @@ def test_hand_over_captures_records_audits_and_emails(ready, fake_gateway, djang
     order, codes, clerk = ready(price_minor=12000)
     assert pickup.id_check_required(order)
     mail.outbox.clear()
+    with pytest.raises(pickup.PickupError, match="needs an ID check"):
+        pickup.hand_over(order_id=order.pk, clerk=clerk)  # the clerk did not tick the ID check
+    assert Order.objects.get(pk=order.pk).status == Order.Status.READY_FOR_PICKUP
     with django_capture_on_commit_callbacks(execute=True):
-        pickup.hand_over(order_id=order.pk, clerk=clerk)
+        pickup.hand_over(order_id=order.pk, clerk=clerk, id_checked=True)
 
     order.refresh_from_db()
     assert order.status == Order.Status.COLLECTED
     assert order.collected_by == clerk and order.collected_at is not None
+    assert order.id_checked is True
     payment = Payment.objects.get(order=order)
     assert payment.status == Payment.Status.CAPTURED and payment.captured_minor == order.total_minor
     assert fake_gateway.count("capture") == 1
     event = AuditEvent.objects.get(action="pickup.handed_over")
-    assert event.actor_id == clerk.pk and event.data["id_check_required"] is True
+    assert event.actor_id == clerk.pk and event.data["id_check_required"] is True and event.data["id_checked"] is True
     assert PickupCode.objects.get(order=order).used_at is not None
     [message] = mail.outbox
     assert "collected" in message.subject and message.to == [order.email]

@@ -6,13 +6,13 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from shop.accounts.models import BackupCodeDevice, UserSession
-from shop.orders.models import Cart, CartLine, Order
+from shop.orders.models import Cart, CartLine, Order, OrderReturn
 from shop.payments.gateways.sandbox.models import SandboxToken
 from shop.payments.models import PaymentMethod
 from tests.factories import ProductFactory, StoreFactory, UserFactory
 
 
-def make_subject(tag: str, *, order_status=Order.Status.SHIPPED):
+def make_subject(tag: str, *, order_status=Order.Status.DELIVERED):
     """A shopper with a row in every registered kind of personal data."""
     user = UserFactory(email=f"{tag}.person@example.com", first_name=f"{tag}first", last_name=f"{tag}last")
     UserSession.objects.create(user=user, session_key=f"{tag}-session".ljust(32, "x"), user_agent=f"{tag}Browser/1.0")
@@ -36,6 +36,8 @@ def make_subject(tag: str, *, order_status=Order.Status.SHIPPED):
         total_minor=2490,
         currency="EUR",
     )
+    # A partial return the shopper described in their own words (a free-text note).
+    OrderReturn.objects.create(order=order, refunded_minor=0, note=f"{tag}first says the lid was cracked")
     token = SandboxToken.objects.create(
         outcome="success",
         brand="visa",

@@ -28,6 +28,8 @@ IGNORED = {
     ("orders.OrderLine", "product_name"),
     # The clerk who handed an order over and the manager who refunded: staff accountability.
     ("orders.Order", "collected_by"),
+    ("orders.Order", "shipped_by"),
+    ("orders.OrderReturn", "recorded_by"),
     ("payments.Refund", "created_by"),
     # Django's own tables of roles and permissions.
     ("auth.Group", "name"),

@@ -79,7 +79,7 @@ def make_order(created_at, **extra):
     order = Order.objects.create(
         user=user,
         email=user.email,
-        status=extra.pop("status", Order.Status.SHIPPED),
+        status=extra.pop("status", Order.Status.DELIVERED),
         fulfillment=Order.Fulfillment.DELIVERY,
         store=StoreFactory(),
         shipping_name="Ada Lovelace",

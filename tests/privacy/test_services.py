@@ -131,7 +131,7 @@ def test_erasure_leaves_no_trace_of_the_subject_but_keeps_orders_and_totals(
     assert _find_anywhere(needles) == []
     # Orders and their totals stay, for accounting.
     order.refresh_from_db()
-    assert (order.total_minor, order.currency, order.status) == (2490, "EUR", Order.Status.SHIPPED)
+    assert (order.total_minor, order.currency, order.status) == (2490, "EUR", Order.Status.DELIVERED)
     assert order.user_id == user.pk
     # Sessions, devices, carts, saved cards (detached at the gateway) and lockout records go.
     assert not UserSession.objects.filter(user=user).exists()

@@ -1,0 +1,215 @@
+"""The order's way out of every open status that is not a desk's job (see README "Order lifecycle").
+
+- Unpaid orders expire after the payment window (`expire_unpaid`, Celery beat every minute).
+- A shopper cancels their own unpaid order (`cancel_unpaid_order`).
+- A Shop manager cancels a paid order that has not shipped, with a full refund (`cancel_paid_order`),
+  and records a return within the withdrawal period (`record_return`).
+- `ensure_can_fulfil` is the one rule that says whether an order may be shipped or handed over.
+
+Lock order (everywhere in orders and payments): the order row, then its payment rows, then stock
+rows by (store, product). The late-payment race is settled by it: pay_order, the 3-D Secure
+return and webhooks lock the order before they touch its payment, so either the payment marks the
+order paid first, or the order is expired first and the money that arrives later is reversed
+(payments.services._reverse_late_payment).
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from shop.catalog.models import Stock
+from shop.core import audit
+
+from .errors import IllegalTransition, NotFulfillable, OrderError
+from .models import Order, OrderReturn
+from .services import _transition, cancel_order, restock
+
+logger = logging.getLogger(__name__)
+
+EXPIRY_BATCH = 500
+
+
+# --- Fulfilment eligibility ------------------------------------------------------------------
+
+
+def ensure_can_fulfil(order: Order) -> None:
+    """Raise NotFulfillable unless this (locked) order may leave the shop: shipped or handed over.
+
+    One place for the rule, called by dispatch.ship_order and pickup.hand_over: a later check
+    (an order held for fraud review) is added here and holds both desks at once.
+    """
+    if order.status not in (Order.Status.PAID, Order.Status.READY_FOR_PICKUP):
+        raise NotFulfillable(
+            f"Order {order.number} is {order.get_status_display().lower()}: only paid orders leave the shop."
+        )
+
+
+# --- Unpaid orders -----------------------------------------------------------------------------
+
+
+def is_past_due(order: Order, *, now=None) -> bool:
+    return order.payment_due_at is not None and order.payment_due_at <= (now or timezone.now())
+
+
+def _close_unpaid(order: Order, *, status: str, actor, reason: str) -> Order:
+    """Under the order's lock: release every payment (authorized or still in 3-D Secure), give the
+    units back, and move the order to `status` (cancelled or expired)."""
+    from shop.payments import services as payments
+
+    payments.void_for_order(order_id=order.pk)
+    order.refresh_from_db()
+    if order.status != Order.Status.AWAITING_PAYMENT:
+        return order  # a 3-D Secure check completed just in time: the payment paid the order
+    order = _transition(order, status)
+    units = restock(order)
+    audit.record(f"order.{status}", actor=actor, subject=order, data={"reason": reason[:200], "units": units})
+    from .tasks import send_order_notice
+
+    send_order_notice.delay_on_commit(order.pk, status)
+    return order
+
+
+def expire_unpaid(*, now=None, limit: int = EXPIRY_BATCH) -> int:
+    """Expire orders still unpaid after their payment window. Beat runs it every minute.
+
+    Each order is expired in its own transaction under its row lock; `skip_locked` passes over an
+    order a payment is working on right now (or another beat node is expiring), so two runs never
+    wait for each other and never expire one order twice. Returns how many it expired.
+    """
+    now = now or timezone.now()
+    due = list(
+        Order.objects.filter(status=Order.Status.AWAITING_PAYMENT, payment_due_at__lte=now)
+        .order_by("payment_due_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    expired = 0
+    for order_id in due:
+        with transaction.atomic():
+            order = (
+                Order.objects.select_for_update(skip_locked=True)
+                .filter(pk=order_id, status=Order.Status.AWAITING_PAYMENT, payment_due_at__lte=now)
+                .first()
+            )
+            if order is None:
+                continue
+            order = _close_unpaid(
+                order, status=Order.Status.EXPIRED, actor=None, reason="not paid within the payment window"
+            )
+            expired += order.status == Order.Status.EXPIRED
+    if expired:
+        logger.info("Expired %s unpaid order(s)", expired)
+    return expired
+
+
+def cancel_unpaid_order(*, order: Order, actor=None) -> Order:
+    """The shopper cancels their own order before paying: units back on sale, nothing charged."""
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status != Order.Status.AWAITING_PAYMENT:
+            raise IllegalTransition(
+                f"Order {locked.number} is {locked.get_status_display().lower()}: only an unpaid order can be "
+                "cancelled here. To cancel a paid order, contact us."
+            )
+        return _close_unpaid(locked, status=Order.Status.CANCELLED, actor=actor, reason="cancelled by the shopper")
+
+
+# --- Shop managers: cancel a paid order, record a return -------------------------------------
+
+
+def cancel_paid_order(*, order: Order, manager, reason: str = "cancelled by a Shop manager") -> Order:
+    """A paid order that has not shipped: full refund (or void) through the gateway, units back, e-mail."""
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status not in (Order.Status.PAID, Order.Status.READY_FOR_PICKUP, Order.Status.AWAITING_PAYMENT):
+            raise IllegalTransition(
+                f"Order {locked.number} is {locked.get_status_display().lower()}: it can no longer be cancelled."
+                + (
+                    " Record a return instead."
+                    if locked.status in (Order.Status.SHIPPED, Order.Status.DELIVERED)
+                    else ""
+                )
+            )
+        locked = cancel_order(order=locked, actor=manager, reason=reason)
+        from .tasks import send_order_notice
+
+        send_order_notice.delay_on_commit(locked.pk, Order.Status.CANCELLED)
+    return locked
+
+
+def return_deadline(order: Order):
+    """The last moment a return is recorded: 14 days (SHOP_RETURN_WINDOW_DAYS) after delivery."""
+    start = order.delivered_at or order.shipped_at
+    return start + timedelta(days=settings.SHOP_RETURN_WINDOW_DAYS) if start else None
+
+
+def record_return(
+    *, order: Order, manager, refund_minor: int, restock_lines: dict[int, int], note: str = "", key: str
+) -> OrderReturn:
+    """Goods came back within the withdrawal period: refund (all or part), restock what is sellable.
+
+    `restock_lines` maps OrderLine ids to the units that go back on the shelf (at most what was bought).
+    """
+    from shop.payments import services as payments
+
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().select_related("store").get(pk=order.pk)
+        if locked.status not in (Order.Status.SHIPPED, Order.Status.DELIVERED):
+            raise IllegalTransition(
+                f"Order {locked.number} is {locked.get_status_display().lower()}: only shipped or delivered "
+                "orders can be returned."
+            )
+        deadline = return_deadline(locked)
+        if deadline is not None and timezone.now() > deadline:
+            raise OrderError(
+                f"The return period of order {locked.number} ended on {timezone.localtime(deadline):%d.%m.%Y}."
+            )
+        lines = {line.pk: line for line in locked.lines.all()}
+        for line_id, units in restock_lines.items():
+            if line_id not in lines or not 0 <= units <= lines[line_id].quantity:
+                raise OrderError("Restock at most the units that were bought on each line.")
+        refund = None
+        if refund_minor:
+            refund = payments.refund_for_order(
+                order_id=locked.pk, actor=manager, amount_minor=refund_minor, key=f"return-{key}"
+            )
+            if refund is None:
+                raise OrderError("This order has no captured payment left to refund.")
+        locked = _transition(locked, Order.Status.RETURNED)
+        restocked = 0
+        for line_id, units in sorted(restock_lines.items(), key=lambda item: lines[item[0]].product_id or 0):
+            line = lines[line_id]
+            if units and line.product_id:
+                Stock.objects.filter(store=locked.store, product_id=line.product_id).update(
+                    quantity=F("quantity") + units
+                )
+                restocked += units
+        record = OrderReturn.objects.create(
+            order=locked, refunded_minor=refund_minor, restocked_units=restocked, note=note[:300], recorded_by=manager
+        )
+        audit.record(
+            "order.returned",
+            actor=manager,
+            subject=locked,
+            data={
+                "return_id": record.pk,
+                "refund_id": refund.pk if refund else None,
+                "amount_minor": refund_minor,
+                "restocked_units": restocked,
+            },
+        )
+    return record
+
+
+__all__ = [
+    "NotFulfillable",
+    "cancel_paid_order",
+    "cancel_unpaid_order",
+    "ensure_can_fulfil",
+    "expire_unpaid",
+    "is_past_due",
+    "record_return",
+]
