@@ -11,5 +11,7 @@ class PrivacyConfig(AppConfig):
 
         # Each app's shop/<app>/personal_data.py declares its models (shop/privacy/registry.py).
         autodiscover_modules("personal_data")
-        from . import consent  # noqa: F401  (merges a visitor's consent choices at login)
-        from . import receivers  # noqa: F401  (a closed order resumes its owner's deferred erasure)
+        from . import (
+            consent,  # noqa: F401  (merges a visitor's consent choices at login)
+            receivers,  # noqa: F401  (a closed order resumes its owner's deferred erasure)
+        )
