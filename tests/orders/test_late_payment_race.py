@@ -29,7 +29,9 @@ def _order_in_3ds_completed_at_the_bank(*, pickup=False):
     token = SandboxToken.objects.create(
         outcome="requires_3ds", brand="visa", last4="3220", exp_month=1, exp_year=2040, fingerprint="f" * 64
     )
-    payment = payments.pay_order(order=order, token=token.token, idempotency_key=payments.new_idempotency_key(), return_url="/r/")
+    payment = payments.pay_order(
+        order=order, token=token.token, idempotency_key=payments.new_idempotency_key(), return_url="/r/"
+    )
     assert payment.status == Payment.Status.REQUIRES_ACTION
     sandbox.authenticate(reference=payment.reference, succeeded=True)  # the shopper passed the check
     Order.objects.filter(pk=order.pk).update(payment_due_at=timezone.now() - timedelta(seconds=1))
