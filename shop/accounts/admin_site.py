@@ -19,11 +19,13 @@ class ShopAdminSite(OTPAdminSite):
     def get_urls(self):
         # The clerk's pickup desk: behind admin_view, so only active, OTP-verified staff reach it.
         desk = path("pickup-desk/", self.admin_view(self.pickup_desk), name="pickup_desk")
+        # Warehouse staff's dispatch desk (shop/orders/dispatch_desk.py), behind admin_view too.
+        dispatch = path("dispatch-desk/", self.admin_view(self.dispatch_desk), name="dispatch_desk")
         # The records of processing (GDPR Art. 30): compliance officers and managers.
         records = path(
             "records-of-processing/", self.admin_view(self.records_of_processing), name="records_of_processing"
         )
-        return [desk, records, *super().get_urls()]
+        return [desk, dispatch, records, *super().get_urls()]
 
     def records_of_processing(self, request):
         from shop.privacy.records import records_of_processing
@@ -35,13 +37,21 @@ class ShopAdminSite(OTPAdminSite):
 
         return pickup_desk(request, site=self)
 
+    def dispatch_desk(self, request):
+        from shop.orders.dispatch_desk import dispatch_desk
+
+        return dispatch_desk(request, site=self)
+
     def each_context(self, request):
         from shop.orders.desk import PERMISSION
+        from shop.orders.dispatch_desk import PERMISSION as DISPATCH_PERMISSION
         from shop.privacy.records import can_view as can_view_records
 
         context = super().each_context(request)
         if request.user.is_active and request.user.is_staff and request.user.has_perm(PERMISSION):
             context["pickup_desk_url"] = reverse("admin:pickup_desk", current_app=self.name)
+        if request.user.is_active and request.user.is_staff and request.user.has_perm(DISPATCH_PERMISSION):
+            context["dispatch_desk_url"] = reverse("admin:dispatch_desk", current_app=self.name)
         if can_view_records(request.user):
             context["records_of_processing_url"] = reverse("admin:records_of_processing", current_app=self.name)
         return context

@@ -68,7 +68,7 @@ def order_url(order: Order) -> str:
 def recipient(order: Order, kind: str) -> str | None:
     """Where this notice may go, or None. An order never paid has no receipt: its address was only
     typed, so it hears nothing more unless a signed-in shopper placed it (their account address)."""
-    if kind == "receipt" or order.confirmation_sent_at is not None:
+    if kind == "receipt" or order.paid_at is not None:
         return order.email
     if order.user_id is not None and order.user.is_active and order.user.email:
         return order.user.email

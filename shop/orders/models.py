@@ -141,6 +141,7 @@ class Order(models.Model):
     # Both are emptied as soon as the order leaves "awaiting payment".
     placed_session_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     placed_address_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    paid_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_notice_sent_at = models.DateTimeField(null=True, blank=True)
     # Delivery (shop/orders/dispatch.py).

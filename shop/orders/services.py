@@ -301,6 +301,8 @@ def mark_order_paid(*, order: Order) -> Order:
     receipt is the first e-mail the order sends (nothing goes to a typed address before payment)."""
     with transaction.atomic():
         order = _transition(order, Order.Status.PAID)
+        order.paid_at = timezone.now()
+        order.save(update_fields=["paid_at"])
         audit.record("order.paid", subject=order, data={"total_minor": order.total_minor})
         from .tasks import send_order_confirmation
 
