@@ -6,8 +6,6 @@ notifies the shopper. Opening it needs the custom permission payments.refund_pay
 the OTP-verified staff session that every admin page needs.
 """
 
-from decimal import ROUND_HALF_UP, Decimal
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -16,7 +14,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from shop.core.templatetags.money import _EXPONENTS, money
+from shop.core.forms import AmountField
+from shop.core.templatetags.money import money
 
 from . import services
 from .gateways.base import GatewayError
@@ -25,17 +24,12 @@ from .models import Payment, PaymentMethod, Refund, WebhookEvent
 REFUND_PERMISSION = "payments.refund_payment"
 
 
-def _exponent(currency: str) -> int:
-    return _EXPONENTS.get(currency, 2)
-
-
 class RefundForm(forms.Form):
-    amount = forms.DecimalField(
+    """Starts empty: the manager types the amount (a pre-filled full amount is refunded by one careless click)."""
+
+    amount = AmountField(
         label="Amount to refund",
-        min_value=Decimal("0.01"),
-        max_digits=12,
-        decimal_places=3,
-        help_text="In currency units, e.g. 12.50. At most what was captured and not yet refunded.",
+        help_text="In currency units, e.g. 12,50 or 12.50. At most what was captured and not yet refunded.",
     )
     # One key per rendered form: a double click or a resent POST refunds once.
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
@@ -43,18 +37,11 @@ class RefundForm(forms.Form):
     def __init__(self, *args, payment: Payment, **kwargs):
         super().__init__(*args, **kwargs)
         self.payment = payment
-
-    def clean_amount(self):
-        amount = self.cleaned_data["amount"]
-        exponent = _exponent(self.payment.currency)
-        if amount != amount.quantize(Decimal(1).scaleb(-exponent)):
-            raise forms.ValidationError(f"Enter the amount with at most {exponent} decimal places.")
-        return amount
+        self.fields["amount"].currency = payment.currency
 
     @property
     def amount_minor(self) -> int:
-        exponent = _exponent(self.payment.currency)
-        return int((self.cleaned_data["amount"] * 10**exponent).to_integral_value(rounding=ROUND_HALF_UP))
+        return self.cleaned_data["amount"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -188,10 +175,7 @@ class PaymentAdmin(ReadOnlyAdmin):
         else:
             form = RefundForm(
                 payment=payment,
-                initial={
-                    "amount": Decimal(payment.refundable_minor).scaleb(-_exponent(payment.currency)),
-                    "idempotency_key": services.new_idempotency_key(),
-                },
+                initial={"idempotency_key": services.new_idempotency_key()},
             )
         context = {
             **self.admin_site.each_context(request),
