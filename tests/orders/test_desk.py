@@ -255,6 +255,26 @@ def test_hand_over_collects_the_order_and_returns_to_an_empty_desk(
     assert "already handed over" in again.context["refusal"]
 
 
+def test_when_the_desk_asks_for_an_id_check_hand_over_needs_the_tick(ready, desk_client):
+    order, codes = ready(price_minor=15000)
+    client, clerk = desk_client(order.store)
+    found = scan(client, codes.qr_token)
+    assert found.context["id_check"] and 'name="id_checked"' in found.text
+    assert '<label for="id_checked">I checked the customer\'s photo ID' in found.text.replace("&#x27;", "'")
+
+    refused = hand_over(client, order.pk, found.context["ticket"])
+
+    assert refused.status_code == 400
+    assert pickup.ID_CHECK_MISSING in refused.text.replace("&#x27;", "'")
+    assert Order.objects.get(pk=order.pk).status == Order.Status.READY_FOR_PICKUP
+    ticked = client.post(
+        DESK, {"action": "hand_over", "order_id": order.pk, "ticket": refused.context["ticket"], "id_checked": "on"}
+    )
+    assert ticked.status_code == 302
+    order.refresh_from_db()
+    assert order.status == Order.Status.COLLECTED and order.id_checked is True
+
+
 def _refused_hand_over(client, order, ticket):
     response = hand_over(client, order.pk, ticket)
     assert response.status_code == 400
