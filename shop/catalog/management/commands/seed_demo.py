@@ -97,6 +97,12 @@ PEOPLE = [
     {"email": "shopper@example.com", "first_name": "Sam", "password": "demo-shopper-2026", "role": None},
     {"email": "clerk@example.com", "first_name": "Chris", "password": "demo-clerk-2026", "role": roles.CLERK},
     {
+        "email": "warehouse@example.com",
+        "first_name": "Wanda",
+        "password": "demo-warehouse-2026",
+        "role": roles.WAREHOUSE,
+    },
+    {
         "email": "compliance@example.com",
         "first_name": "Kim",
         "password": "demo-compliance-2026",
@@ -145,8 +151,8 @@ class Command(BaseCommand):
                     index += 1
             for person in PEOPLE:
                 user = self._person(person)
-                if person["role"] == roles.CLERK:
-                    stores[0].staff.add(user)
+                if person["role"] in (roles.CLERK, roles.WAREHOUSE):
+                    stores[0].staff.add(user)  # Berlin Mitte: its pickup counter and its warehouse
         self.stdout.write(
             self.style.SUCCESS(f"Demo data ready: {index} products in {len(CATALOG)} categories, {len(stores)} stores.")
         )
