@@ -147,6 +147,12 @@ def test_a_shopper_buys_for_pickup_and_a_clerk_hands_the_order_over(demo, page, 
     order.refresh_from_db()
     assert order.status == Order.Status.COLLECTED
     assert order.collected_by == User.objects.get(email=CLERK_EMAIL)
+    # The e-mails of the journey, in order: receipt on payment, ready with the code, collected.
+    subjects = [m.subject for m in mail.outbox if order.number in m.subject]
+    assert [
+        next(i for i, s in enumerate(subjects) if word in s) for word in ("receipt", "ready", "collected")
+    ] == sorted(next(i for i, s in enumerate(subjects) if word in s) for word in ("receipt", "ready", "collected"))
+    assert all(m.to == ["guest@example.com"] for m in mail.outbox if order.number in m.subject)
     assert Payment.objects.get(order=order).status == "captured"
 
     # The shopper's order page says so.
