@@ -102,3 +102,15 @@ def test_a_3d_secure_return_after_expiry_is_refunded_not_paid():
     payment = payments.complete_action(payment=Payment.objects.get(pk=payment.pk))
     assert _assert_consistent(order, payment, before) == Order.Status.EXPIRED
     assert payment.status == Payment.Status.REFUNDED
+
+
+def test_two_beat_nodes_expiring_at_once_expire_each_order_once():
+    orders = [order_awaiting_payment() for _ in range(6)]
+    Order.objects.update(payment_due_at=timezone.now() - timedelta(minutes=1))
+    before = {o.pk: _units(o) for o in orders}
+
+    results = run_at_once([lifecycle.expire_unpaid, lifecycle.expire_unpaid])
+
+    assert sum(results) == 6, results
+    assert all(_units(o) == before[o.pk] + 1 for o in orders)
+    assert Order.objects.filter(status=Order.Status.EXPIRED).count() == 6
