@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -99,6 +100,14 @@ def _after(request, order: Order, payment: Payment):
     if payment.status == Payment.Status.DECLINED:
         request.session[SESSION_CHALLENGE_KEY] = True
         return None
+    order.refresh_from_db()
+    if order.status in (Order.Status.EXPIRED, Order.Status.CANCELLED):
+        messages.error(
+            request,
+            f"Your payment arrived after order {order.number} was {order.get_status_display().lower()}, so it was "
+            "given back to your card in full. Please order again.",
+        )
+        return redirect(order.get_absolute_url())
     messages.info(request, f"This payment is {payment.get_status_display().lower()}.")
     return redirect(order.get_absolute_url())
 
@@ -109,6 +118,12 @@ def pay(request, number):
     order = _order_or_404(request, number)
     if order.status != Order.Status.AWAITING_PAYMENT:
         messages.info(request, f"Order {order.number} is {order.get_status_display().lower()}: nothing to pay.")
+        return redirect(order.get_absolute_url())
+    if order.payment_due_at is not None and order.payment_due_at <= timezone.now():
+        messages.error(
+            request,
+            f"The time to pay for order {order.number} has run out; its items are back on sale. Please order again.",
+        )
         return redirect(order.get_absolute_url())
     if request.method == "GET":
         return _page(request, order)

@@ -116,3 +116,16 @@ def test_one_unpaid_order_cannot_take_more_than_its_share_of_a_store(client, set
     assert response.status_code == 429
     assert "one order can reserve at most 2 of Teapot" in response.text
     assert Stock.objects.get().quantity == 8 and Order.objects.count() == 0
+
+
+def test_the_pay_page_after_the_deadline_says_the_time_ran_out(client, stock):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    place(client, stock)
+    order = Order.objects.get()
+    Order.objects.update(payment_due_at=timezone.now() - timedelta(seconds=1))
+    response = client.get(reverse("pay:pay", args=[order.number]))
+    assert response.status_code == 302
+    assert "The time to pay for order" in client.get(response.url).text
