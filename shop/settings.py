@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
+    # Before the session (its key is a cookie) and every view: a NUL byte is a 400, not a DataError.
+    "shop.core.middleware.RefuseUnstorableInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -255,6 +257,8 @@ SHOP_TRUSTED_PROXY_NONE = env.bool("TRUSTED_PROXY_NONE", default=False)
 
 OTP_TOTP_ISSUER = env.str("SHOP_NAME", default="Storefront")
 OTP_TOTP_THROTTLE_FACTOR = 1
+# The admin never shows a device's secret key or QR code (it is the second factor itself).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 SHOP_REQUIRE_CUSTOMER_MFA = env.bool("SHOP_REQUIRE_CUSTOMER_MFA", default=False)
 SHOP_BACKUP_CODE_COUNT = 10
 # A step-up (password, and the second factor when enrolled) is good for this long.
