@@ -312,6 +312,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    # The shop's name, the person's e-mail parts and other context words (ASVS 6.2.11).
+    {"NAME": "shop.accounts.password_validation.ContextWordValidator"},
 ]
 
 # --- Static and media -------------------------------------------------------------------------
