@@ -62,7 +62,8 @@
     }
 
     function tellHeight() {
-      tell({ type: "sandbox:resize", height: document.documentElement.scrollHeight });
+      // The content's own height, not the document's: that never shrinks below the frame itself.
+      tell({ type: "sandbox:resize", height: Math.ceil(root.getBoundingClientRect().height) + 2 });
     }
 
     function showErrors(errors) {
@@ -180,5 +181,11 @@
     });
     tell({ type: "sandbox:ready" });
     tellHeight();
+    // A narrower window wraps labels and fields onto more lines: the frame follows its content.
+    if (window.ResizeObserver) {
+      new ResizeObserver(tellHeight).observe(root);
+    } else {
+      window.addEventListener("resize", tellHeight);
+    }
   });
 })();
