@@ -34,6 +34,7 @@ lint: $(VENV)/.installed-dev
 ## Production: gunicorn + Celery worker + Celery beat against DATABASE_URL and REDIS_URL
 serve: $(VENV)/.installed
 	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "make serve needs DATABASE_URL and REDIS_URL (see README)"; exit 2; }
+	$(PY) manage.py check --deploy
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput
 	$(VENV)/bin/honcho start --procfile Procfile --port $(PORT)

@@ -4,7 +4,9 @@ Two modes (see README "Configuration"):
 - embedded (default): SQLite under var/, Celery tasks run in-process, local-memory cache,
   e-mails written to var/mail/ and echoed to the console. Nothing to install beyond Python.
 - production (DJANGO_ENV=production): PostgreSQL, Redis, real Celery worker and beat, SMTP.
-  Refuses to start without SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL and PICKUP_CODE_KEY.
+  Refuses to start without SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL, PICKUP_CODE_KEY,
+  CARD_FINGERPRINT_KEY and an explicit PAYMENT_GATEWAY; the unsafe combinations of the rest
+  (sandbox payments, no trusted-proxy decision) are errors of shop/core/checks.py.
 
 Setting DATABASE_URL or REDIS_URL in any mode switches that part to the real service, which
 is how the test suite runs against PostgreSQL and Redis in CI.
@@ -29,7 +31,15 @@ if DJANGO_ENV not in {"development", "production"}:
 PRODUCTION = DJANGO_ENV == "production"
 
 if PRODUCTION:
-    _required = ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "PICKUP_CODE_KEY")
+    _required = (
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "PICKUP_CODE_KEY",
+        "CARD_FINGERPRINT_KEY",
+        "PAYMENT_GATEWAY",
+    )
     _missing = [n for n in _required if not env.str(n, default="")]
     if _missing:
         raise ImproperlyConfigured(
@@ -86,6 +96,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
+    # Before the session (its key is a cookie) and every view: a NUL byte is a 400, not a DataError.
+    "shop.core.middleware.RefuseUnstorableInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -128,6 +140,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "shop.orders.context_processors.cart_summary",
                 "shop.privacy.consent.context",
+                "shop.core.context_processors.payment_test_mode",
             ],
         },
     },
@@ -245,9 +258,16 @@ AXES_VERBOSE = False
 # right-most after skipping the others); anything to its left was sent by the client and ignored.
 SHOP_TRUSTED_PROXY_HEADER = env.str("TRUSTED_PROXY_HEADER", default="")
 SHOP_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+# The header is believed only when the TCP peer is one of these (addresses or networks): a client
+# reaching a node directly cannot choose its own address by sending the header itself.
+SHOP_TRUSTED_PROXY_ADDRESSES = env.list("TRUSTED_PROXY_ADDRESSES", default=["127.0.0.1", "::1"])
+# The explicit "no proxy, clients connect to us directly" decision; production needs it or a header.
+SHOP_TRUSTED_PROXY_NONE = env.bool("TRUSTED_PROXY_NONE", default=False)
 
 OTP_TOTP_ISSUER = env.str("SHOP_NAME", default="Storefront")
 OTP_TOTP_THROTTLE_FACTOR = 1
+# The admin never shows a device's secret key or QR code (it is the second factor itself).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 SHOP_REQUIRE_CUSTOMER_MFA = env.bool("SHOP_REQUIRE_CUSTOMER_MFA", default=False)
 SHOP_BACKUP_CODE_COUNT = 10
 # A step-up (password, and the second factor when enrolled) is good for this long.
@@ -262,7 +282,16 @@ ALTCHA_VERIFICATION_ENABLED = True  # never switched off by the environment; tes
 # --- Payments (README "Payments") --------------------------------------------------------------
 # sandbox: the built-in stand-in provider with documented test cards (embedded default).
 # stripe: PaymentIntents through the official SDK (needs the three STRIPE_* keys).
+# Production names it explicitly (required above); the sandbox there also needs SANDBOX_IN_PRODUCTION.
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="sandbox")
+# A demo deployment that takes no money: every page then says so (shop/core/checks.py, the banner).
+SANDBOX_IN_PRODUCTION = env.bool("SANDBOX_IN_PRODUCTION", default=False)
+# Keys the card fingerprints at rest (HMAC-SHA256 over the gateway's own fingerprint), so a stored
+# fingerprint and the last 4 digits never lead back to a card number. Required in production.
+CARD_FINGERPRINT_KEY = (
+    env.str("CARD_FINGERPRINT_KEY", default="")
+    or hashlib.sha256(b"storefront-card-fingerprint-key:" + SECRET_KEY.encode()).hexdigest()
+)
 if PAYMENT_GATEWAY not in {"sandbox", "stripe"}:
     raise ImproperlyConfigured(f"PAYMENT_GATEWAY must be 'sandbox' or 'stripe', not {PAYMENT_GATEWAY!r}.")
 # Signs the sandbox gateway's webhooks (HMAC-SHA256 over "timestamp.body").
@@ -292,6 +321,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    # The shop's name, the person's e-mail parts and other context words (ASVS 6.2.11).
+    {"NAME": "shop.accounts.password_validation.ContextWordValidator"},
 ]
 
 # --- Static and media -------------------------------------------------------------------------

@@ -17,12 +17,15 @@ urlpatterns = [
     path("payments/", include("shop.payments.urls")),
     path("csp-report/", core_views.csp_report, name="csp_report"),
     path("healthz", core_views.healthz, name="healthz"),
-    # The sandbox payment provider, kept apart from the shop under its own prefix.
-    path("sandbox-gateway/", include("shop.payments.gateways.sandbox.urls")),
     path("", include("shop.payments.urls_pay")),
     path("", include("shop.orders.urls")),
     path("", include("shop.catalog.urls")),
 ]
+
+if settings.PAYMENT_GATEWAY == "sandbox":
+    # The sandbox payment provider, kept apart from the shop under its own prefix, and reachable only
+    # while it is the gateway in use: otherwise its token endpoint would mint payable made-up cards.
+    urlpatterns.insert(-3, path("sandbox-gateway/", include("shop.payments.gateways.sandbox.urls")))
 
 if not settings.PRODUCTION:
     # Uploaded product images in the embedded mode; in production the TLS proxy serves /media/.

@@ -7,9 +7,11 @@ session rules apply to the admin too.
 """
 
 from django.contrib.auth.views import redirect_to_login
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django_otp.admin import OTPAdminSite
+
+from shop.core.redirects import safe_next
 
 
 class ShopAdminSite(OTPAdminSite):
@@ -57,7 +59,13 @@ class ShopAdminSite(OTPAdminSite):
         return context
 
     def login(self, request, extra_context=None):
-        return redirect_to_login(request.GET.get("next") or reverse("admin:index"), reverse("accounts:login"))
+        user = request.user
+        if user.is_authenticated and not (user.is_active and user.is_staff):
+            # The shop's sign-in would send a signed-in shopper straight back here, and here back
+            # there, for ever: say plainly that this is not for them.
+            return render(request, "admin/staff_only.html", status=403)
+        back_to = safe_next(request, request.GET.get("next"), default="admin:index")
+        return redirect_to_login(back_to, reverse("accounts:login"))
 
     def password_change(self, request, extra_context=None):
         # The shop's own page: step-up first, then audit, notice e-mail and other sessions ended.

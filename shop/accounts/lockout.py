@@ -8,7 +8,6 @@
 Counters are AccessAttempt rows in the database, so every web node sees the same numbers.
 """
 
-import ipaddress
 from datetime import timedelta
 
 from axes.handlers.database import AxesDatabaseHandler
@@ -19,23 +18,12 @@ from django.db.models import Sum
 from django.shortcuts import render
 from django.utils import timezone
 
+from shop.core.client_address import client_address
+
 
 def client_ip(request) -> str:
-    """The client's address: REMOTE_ADDR, or the entry our trusted proxy added to its header.
-
-    Proxies append to X-Forwarded-For, so with N trusted proxies the client's address is the
-    N-th entry from the right; everything left of it is whatever the client chose to send.
-    """
-    address = request.META.get("REMOTE_ADDR", "")
-    header = settings.SHOP_TRUSTED_PROXY_HEADER
-    if header:
-        hops = [part.strip() for part in request.META.get(header, "").split(",") if part.strip()]
-        if len(hops) >= settings.SHOP_TRUSTED_PROXY_COUNT:
-            address = hops[-settings.SHOP_TRUSTED_PROXY_COUNT]
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return "0.0.0.0"  # noqa: S104 - a placeholder for an unparseable address, never bound to
+    """The client's address for axes (AXES_CLIENT_IP_CALLABLE): shop.core.client_address decides."""
+    return client_address(request)
 
 
 def username_from_request(request, credentials) -> str | None:

@@ -10,7 +10,6 @@ import time
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.forms import PasswordResetForm
-from django.contrib.auth.hashers import make_password
 from django.contrib.auth.signals import user_login_failed
 from django.core import signing
 from django.db import IntegrityError, transaction
@@ -352,39 +351,65 @@ class LinkError(AccountError):
         self.expired = expired
 
 
+class _Rehearsal(Exception):
+    """Raised to roll back the account opened for a known address (see sign_up)."""
+
+
+def _open_account(*, request, email: str, password: str, marketing_opt_in: bool) -> User:
+    from shop.privacy import consent  # the proof of the sign-up form's marketing choice
+
+    user = User.objects.create_user(
+        email=email, password=password, marketing_opt_in_at=timezone.now() if marketing_opt_in else None
+    )
+    record("signup", request=request, user=user, marketing_opt_in=marketing_opt_in)
+    consent.record_choice(user=user, key="marketing_email", granted=marketing_opt_in, source="signup")
+    return user
+
+
+def _rehearse_account(*, password: str, marketing_opt_in: bool) -> None:
+    """The same writes as _open_account but its audit event (the caller writes its own), then undone."""
+    from shop.privacy import consent
+
+    placeholder = f"rehearsal-{secrets.token_hex(8)}@signup.invalid"
+    user = User.objects.create_user(
+        email=placeholder, password=password, marketing_opt_in_at=timezone.now() if marketing_opt_in else None
+    )
+    consent.record_choice(user=user, key="marketing_email", granted=marketing_opt_in, source="signup")
+    raise _Rehearsal
+
+
 def sign_up(*, request, email: str, password: str, marketing_opt_in: bool) -> None:
     """Create an account and send the link that confirms its address.
 
     For an address that already has an account, nothing changes: its owner gets an e-mail that
-    someone tried to sign up, with the way to reset the password. The password is hashed in both
-    cases, so that the answer takes as long either way.
+    someone tried to sign up, with the way to reset the password. The answer must not tell the
+    two apart, by its words nor by its time: an account for a new address costs a password hash,
+    an INSERT, a consent record and two audit events. So for a known address the same account is
+    opened under a placeholder address inside a transaction that is then rolled back, and the
+    "existing address" event takes the place of the "signup" one: the same writes, the hash
+    included, and nothing left behind.
     """
     from .tasks import send_email_verification, send_signup_attempt_notice
 
     email = User.objects.normalize_email(email).lower()
-    user = None
     existing = User.objects.filter(email__iexact=email).first()
-    if existing is None:
-        try:
-            with transaction.atomic():
-                user = User.objects.create_user(
-                    email=email,
-                    password=password,
-                    marketing_opt_in_at=timezone.now() if marketing_opt_in else None,
-                )
-        except IntegrityError:  # signed up a moment ago by a request racing this one
-            existing = User.objects.filter(email__iexact=email).first()
+    user = None
+    try:
+        with transaction.atomic():
+            if existing is None:
+                user = _open_account(request=request, email=email, password=password, marketing_opt_in=marketing_opt_in)
+            else:
+                _rehearse_account(password=password, marketing_opt_in=marketing_opt_in)
+    except _Rehearsal:
+        pass
+    except IntegrityError:  # signed up a moment ago by a request racing this one
+        existing = User.objects.filter(email__iexact=email).first()
     if user is not None:
-        record("signup", request=request, user=user, marketing_opt_in=marketing_opt_in)
-        from shop.privacy import consent  # the proof of the sign-up form's marketing choice
-
-        consent.record_choice(user=user, key="marketing_email", granted=marketing_opt_in, source="signup")
         send_email_verification.delay_on_commit(user.pk)
-    else:
-        make_password(password)
-        record("signup.existing_address", request=request, user=existing)
-        if existing is not None:
-            send_signup_attempt_notice.delay_on_commit(existing.pk)
+        return
+    record("signup.existing_address", request=request, user=existing)
+    if existing is not None:
+        send_signup_attempt_notice.delay_on_commit(existing.pk)
 
 
 def read_verification_link(token: str) -> User:

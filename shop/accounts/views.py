@@ -11,13 +11,14 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from shop.core.redirects import is_local_path, next_from
 from shop.orders import selectors as orders
 
 from . import services
@@ -29,10 +30,7 @@ SESSION_ENROLMENT = "accounts.enrolling_device"
 
 
 def _next_url(request, default="accounts:account"):
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        return target
-    return reverse(default)
+    return next_from(request, default=default)
 
 
 def _with_next(name, request):
@@ -73,6 +71,11 @@ class LoginView(auth_views.LoginView):
             return redirect(_with_next(step, self.request))
         services.complete_login(request=self.request, user=user, remember=remember)
         return redirect(self.get_success_url())
+
+    def get_redirect_url(self):
+        # Django's LoginView follows any relative "next" (e.g. "oops"); ours only a path on this site.
+        candidate = self.request.POST.get("next") or self.request.GET.get("next")
+        return candidate if candidate and is_local_path(self.request, candidate) else ""
 
 
 def _pending_or_restart(request):

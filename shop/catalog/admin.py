@@ -57,4 +57,7 @@ class StockAdmin(admin.ModelAdmin):
     list_filter = ["store", "product__category"]
     search_fields = ["product__name", "store__name"]
     list_select_related = ["product", "store"]
-    autocomplete_fields = ["product", "store"]
+    # Raw ids, not autocomplete: Django's autocomplete widget looks up whatever value a form or a
+    # ?store= link carries and fails with a 500 on anything but an id; the raw-id widget shows it as
+    # not found, and the form says the choice is not valid.
+    raw_id_fields = ["product", "store"]

@@ -135,8 +135,7 @@ def checkout(request):
                 status = error.status
             else:
                 if order.user_id is None:
-                    placed = request.session.get(selectors.SESSION_GUEST_ORDERS_KEY, [])
-                    request.session[selectors.SESSION_GUEST_ORDERS_KEY] = [*placed, order.number][-20:]
+                    guest_links.grant_in_session(request.session, order.number)
                 messages.success(
                     request,
                     f"Thank you! Order {order.number} is placed and its items are reserved for "
@@ -246,8 +245,10 @@ def order_detail(request, number):
 
 @never_cache
 def guest_order(request, token):
+    """The e-mailed link: exchanged for a grant in this session, then the plain order URL."""
     order = _guest_order(token)
-    return _order_page(request, order, reissue_url=reverse("orders:guest_pickup_reissue", args=[token]))
+    guest_links.grant_in_session(request.session, order.number)
+    return redirect(order.get_absolute_url())
 
 
 def _reissue(request, order):
@@ -271,5 +272,8 @@ def pickup_reissue(request, number):
 @never_cache
 @require_POST
 def guest_pickup_reissue(request, token):
-    _reissue(request, _guest_order(token))
-    return redirect("orders:guest_order", token=token)
+    # Links (and forms) from before the exchange: grant, renew, and continue at the plain URL.
+    order = _guest_order(token)
+    guest_links.grant_in_session(request.session, order.number)
+    _reissue(request, order)
+    return redirect(order.get_absolute_url())

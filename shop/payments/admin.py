@@ -9,6 +9,7 @@ the OTP-verified staff session that every admin page needs.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -140,6 +141,8 @@ class PaymentAdmin(ReadOnlyAdmin):
         """A full or partial refund of one captured payment."""
         if not request.user.has_perm(REFUND_PERMISSION):
             raise PermissionDenied
+        if not str(object_id).isdigit():
+            raise Http404("No such payment.")  # the admin's <path:object_id> takes anything
         payment = get_object_or_404(Payment.objects.select_related("order"), pk=object_id)
         status = 200
         if request.method == "POST":

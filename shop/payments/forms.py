@@ -21,6 +21,8 @@ class PayForm(forms.Form):
         queryset=PaymentMethod.objects.none(),
         required=False,
         widget=forms.RadioSelect,
+        # Without blank=True Django drops the empty choice of a RadioSelect: "A new card" would vanish.
+        blank=True,
         empty_label="A new card",
         label="Pay with",
         error_messages={"invalid_choice": "That card is not saved on your account. Choose another or a new card."},

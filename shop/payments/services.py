@@ -15,6 +15,7 @@ from shop.core.templatetags.money import money
 from shop.orders.models import Order
 
 from . import gateways
+from .fingerprints import keyed_fingerprint
 from .gateways import base
 from .models import Payment, PaymentMethod, Refund, WebhookEvent
 
@@ -366,9 +367,11 @@ def process_webhook(*, gateway_name: str, event: base.WebhookEvent) -> bool:
 
 
 def _save_card(*, user, gateway: str, token: str, card: base.Card) -> PaymentMethod:
+    # A gateway that gives no fingerprint: the saved token stands in (each save is then its own card).
+    fingerprint = keyed_fingerprint(gateway=gateway, fingerprint=card.fingerprint or token)
     method, _ = PaymentMethod.objects.update_or_create(
         user=user,
-        fingerprint=card.fingerprint,
+        fingerprint=fingerprint,
         defaults={
             "gateway": gateway,
             "token": token,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from shop.accounts.lockout import client_ip
+from shop.core.client_address import client_address
 from shop.orders import selectors as orders
 from shop.orders.models import Order
 
@@ -38,7 +38,7 @@ def _limiter(request) -> services.DeclineLimiter:
     return services.DeclineLimiter(
         session_key=request.session.session_key,
         user_id=request.user.pk if request.user.is_authenticated else None,
-        address=client_ip(request),
+        address=client_address(request),
     )
 
 

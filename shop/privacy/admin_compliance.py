@@ -9,7 +9,7 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils import timezone
@@ -63,6 +63,8 @@ def consent_proof(*, user_id: int | None = None, visitor_id: str = "") -> dict:
 
 
 def _proof_response(request, *, user_id: int | None = None, visitor_id: str = "") -> HttpResponse:
+    if not user_id and not visitor_id:
+        raise Http404("No such subject.")  # /export/0/: no account has the id 0
     proof = consent_proof(user_id=user_id, visitor_id=visitor_id)
     audit.record(
         "privacy.consent_proof_exported",

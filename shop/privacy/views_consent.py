@@ -7,9 +7,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+
+from shop.core.redirects import safe_next
 
 from . import consent
 from .models import ConsentRecord
@@ -33,11 +34,7 @@ class ChoicesForm(forms.Form):
 
 
 def _next_url(request, candidate: str) -> str:
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return "/"
+    return safe_next(request, candidate, default="/")
 
 
 @require_POST

@@ -1,7 +1,7 @@
 // The sandbox gateway's card fields (inside its iframe). The card number never leaves this
 // page: we check it (Luhn), map the documented test card to its outcome, and send the sandbox
-// only {outcome, brand, last4, exp_month, exp_year, fingerprint}, where the fingerprint is the
-// SHA-256 of the number. The token that comes back goes to the parent page by postMessage, to
+// only {outcome, brand, last4, exp_month, exp_year}: nothing derived from the full number (a hash
+// of it would give it back by brute force). The token that comes back goes to the parent page by postMessage, to
 // the parent's origin only; the parent may ask us to tokenize, and we listen to it alone.
 (function () {
   "use strict";
@@ -42,15 +42,6 @@
     return "unknown";
   }
 
-  async function fingerprintOf(digits) {
-    var digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(digits));
-    return Array.from(new Uint8Array(digest))
-      .map(function (byte) {
-        return byte.toString(16).padStart(2, "0");
-      })
-      .join("");
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     var root = document.querySelector("[data-sandbox-fields]");
     if (!root || window.parent === window) {
@@ -71,7 +62,8 @@
     }
 
     function tellHeight() {
-      tell({ type: "sandbox:resize", height: document.documentElement.scrollHeight });
+      // The content's own height, not the document's: that never shrinks below the frame itself.
+      tell({ type: "sandbox:resize", height: Math.ceil(root.getBoundingClientRect().height) + 2 });
     }
 
     function showErrors(errors) {
@@ -115,7 +107,10 @@
       } else if (!outcome) {
         errors.number = "This is the sandbox: use one of the sandbox test cards, such as 4242 4242 4242 4242.";
       }
-      var expiry = /^\s*(\d{1,2})\s*\/\s*(\d{2}|\d{4})\s*$/.exec(fields.expiry.value);
+      // "12/30", "12 / 2030", or the digits alone as many people type them: "1230".
+      var expiry =
+        /^\s*(\d{1,2})\s*\/\s*(\d{2}|\d{4})\s*$/.exec(fields.expiry.value) ||
+        /^\s*(\d{2})(\d{2})\s*$/.exec(fields.expiry.value);
       var month = expiry ? Number(expiry[1]) : 0;
       var year = expiry ? Number(expiry[2].length === 2 ? "20" + expiry[2] : expiry[2]) : 0;
       var now = new Date();
@@ -152,7 +147,6 @@
             last4: card.digits.slice(-4),
             exp_month: card.month,
             exp_year: card.year,
-            fingerprint: await fingerprintOf(card.digits),
           }),
         });
         var answer = await response.json();
@@ -187,5 +181,11 @@
     });
     tell({ type: "sandbox:ready" });
     tellHeight();
+    // A narrower window wraps labels and fields onto more lines: the frame follows its content.
+    if (window.ResizeObserver) {
+      new ResizeObserver(tellHeight).observe(root);
+    } else {
+      window.addEventListener("resize", tellHeight);
+    }
   });
 })();

@@ -248,6 +248,7 @@ def test_an_address_lockout_is_audited_once_without_an_account(client):
 def behind_proxy(settings):
     settings.SHOP_TRUSTED_PROXY_HEADER = "HTTP_X_FORWARDED_FOR"
     settings.SHOP_TRUSTED_PROXY_COUNT = 1
+    settings.SHOP_TRUSTED_PROXY_ADDRESSES = ["127.0.0.1", "192.168.0.0/28"]
     return settings
 
 
@@ -306,3 +307,25 @@ def test_behind_the_proxy_the_lock_is_per_client_not_for_everyone_behind_the_pro
     response = _sign_in(client, user.email, PASSWORD, address=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.20")
 
     assert response.status_code == 302
+
+
+def test_the_header_is_ignored_when_the_connection_does_not_come_from_the_proxy(behind_proxy):
+    direct = RequestFactory().get("/", REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_FOR="203.0.113.7")
+
+    assert client_ip(direct) == "198.51.100.9"
+
+
+def test_a_locked_address_cannot_sign_in_by_reaching_a_node_directly_with_a_forged_header(client, behind_proxy):
+    """The attack: the address is locked through the proxy; the attacker skips the proxy, names an innocent
+    address in X-Forwarded-For, and would be counted (and let in) as that address."""
+    user = UserFactory()
+    attacker = "198.51.100.9"
+    for _ in range(5):
+        _sign_in(client, user.email, WRONG, address=attacker)
+    assert _sign_in(client, user.email, PASSWORD, address=attacker).status_code == 429
+
+    response = _sign_in(client, user.email, PASSWORD, address=attacker, HTTP_X_FORWARDED_FOR="203.0.113.50")
+
+    assert response.status_code == 429
+    assert not _signed_in(client)
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {attacker}

@@ -225,8 +225,26 @@ class TestOrderVisibility:
     def test_guest_link_from_the_email_opens_the_order_anywhere(self, order):
         from django.test import Client
 
-        page = Client().get(guest_links.url_for(order))
+        page = Client().get(guest_links.url_for(order), follow=True)
         assert page.status_code == 200 and order.number in page.text
+
+    def test_the_guest_link_is_exchanged_for_a_session_grant_and_leaves_the_address_bar(self, order):
+        from django.test import Client
+
+        link = guest_links.url_for(order)
+        visitor = Client()
+        response = visitor.get(link)
+
+        # The token leaves the address bar (and every later request line) at once.
+        assert response.status_code == 302 and response["Location"] == order.get_absolute_url()
+        assert "no-store" in response["Cache-Control"]
+        page = visitor.get(order.get_absolute_url())
+        assert page.status_code == 200 and order.number in page.text
+        assert link.rsplit("/", 2)[-2] not in page.text
+        # Another device without the grant sees nothing at the plain URL, but the link still works there.
+        other = Client()
+        assert other.get(order.get_absolute_url()).status_code == 404
+        assert other.get(link, follow=True).status_code == 200
 
     def test_forged_or_tampered_guest_link_is_a_404(self, client, order):
         other = Order.objects.create(

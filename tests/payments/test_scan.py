@@ -128,3 +128,46 @@ def test_luhn_and_mask():
     assert not scan.luhn_valid(NOT_LUHN)
     assert scan.mask(VISA) == "4242********4242"
     assert scan.mask("378282246310005") == "3782*******0005"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("number", [VISA, "5555555555554444", "378282246310005"])
+def test_an_unkeyed_hash_of_a_test_card_number_is_reported(number):
+    import hashlib
+
+    digest = hashlib.sha256(number.encode()).hexdigest()
+    product = ProductFactory(description=f"fingerprint {digest.upper() if number == VISA else digest}")
+
+    failure, _, err = run()
+
+    assert failure is not None
+    assert f"catalog.Product.description pk={product.pk}: SHA-256 of {scan.mask(number)}" in err
+    assert digest not in err and number not in err
+
+
+@pytest.mark.django_db
+def test_worker_and_web_log_lines_with_timestamps_and_task_ids_are_not_cards(tmp_path):
+    """Each of these lines made the scan of a real worker log report a card number."""
+    log = tmp_path / "worker.log"
+    log.write_text(
+        "[2026-12-01 20:18:13,355: INFO/MainProcess] Task shop.orders.tasks.x[94496590-1031-4238-999e-f516fe61f020]"
+        " received\n"
+        "[2026-12-01 20:18:13,355: INFO/ForkPoolWorker-2] Task x[94496590-1031-4238-999e-f516fe61f020] succeeded in"
+        " 0.2481766654974599: None\n"
+        "2026-12-01 20:18:13,804 INFO shop.orders order 35060 2026-12-01 20:18:13.090135+00:00\n"
+        "2026-12-01 20:18:13,804 INFO done 2026-12-01T20:18:13.090135Z\n"
+    )
+
+    ok, out, err = run("--logs", str(log))
+
+    assert ok is None, err
+
+
+@pytest.mark.django_db
+def test_a_card_number_next_to_a_timestamp_is_still_found(tmp_path):
+    log = tmp_path / "web.log"
+    log.write_text(f"2026-12-01 20:18:13,804 INFO card {VISA} at 20:18\n")
+
+    failure, _, err = run("--logs", str(log))
+
+    assert failure is not None and "4242********4242" in err

@@ -1,9 +1,11 @@
 """What the sandbox provider keeps: tokens and charges. Never a card number or a security code.
 
 The browser tokenizes the card (shop/payments/gateways/sandbox/static fields.js): it sends only
-the test card's outcome, brand, last 4, expiry and a SHA-256 fingerprint of the number.
+the test card's outcome, brand, last 4 and expiry. The fingerprint is made here from those same
+values, never from the number: a hash of the number would give the number back by brute force.
 """
 
+import hashlib
 import secrets
 
 from django.db import models
@@ -11,6 +13,15 @@ from django.db import models
 
 def new_token() -> str:
     return "tok_" + secrets.token_urlsafe(24)
+
+
+def card_fingerprint(*, brand: str, last4: str, exp_month: int, exp_year: int) -> str:
+    """The sandbox's stand-in for a provider's card fingerprint: stable per test card, free of its digits.
+
+    Built only from what the token row already shows in clear, so it reveals nothing more.
+    """
+    seen = f"sandbox-card:{brand}:{last4}:{exp_month:02d}/{exp_year}".encode()
+    return "fp_" + hashlib.sha256(seen).hexdigest()[:32]
 
 
 def new_reference() -> str:

@@ -1,7 +1,7 @@
 """The sandbox provider's own pages: the card-fields iframe, the token endpoint, the 3-D Secure page.
 
 Card numbers are typed into the iframe and stay in the browser: fields.js sends the token
-endpoint only the test card's outcome, brand, last 4, expiry and a fingerprint.
+endpoint only the test card's outcome, brand, last 4 and expiry (the fingerprint is made here).
 """
 
 import json
@@ -16,13 +16,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .gateway import authenticate, is_local_path
-from .models import SandboxCharge, SandboxToken
+from .models import SandboxCharge, SandboxToken, card_fingerprint
 
 _MAX_TOKEN_BODY = 1024
-_FIELDS = {"outcome", "brand", "last4", "exp_month", "exp_year", "fingerprint"}
+_FIELDS = {"outcome", "brand", "last4", "exp_month", "exp_year"}
 _BRANDS = {"visa", "mastercard", "amex", "unknown"}
 _CARD_NUMBER_LIKE = re.compile(r"\d{13,19}")
-_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def own_origin(request) -> str:
@@ -56,8 +55,8 @@ def create_token(request):
     if not isinstance(card, dict) or set(card) != _FIELDS:
         # A body with a "number", "pan", "cvc" or anything else is refused outright, never stored.
         return _refuse("Send exactly: " + ", ".join(sorted(_FIELDS)) + ".")
-    for key, value in card.items():
-        if key != "fingerprint" and _CARD_NUMBER_LIKE.search(re.sub(r"[\s.-]", "", str(value))):
+    for value in card.values():
+        if _CARD_NUMBER_LIKE.search(re.sub(r"[\s.-]", "", str(value))):
             return _refuse("That looks like a card number. The sandbox never accepts card numbers.")
     try:
         exp_month, exp_year = int(card["exp_month"]), int(card["exp_year"])
@@ -69,7 +68,6 @@ def create_token(request):
         or not re.fullmatch(r"\d{4}", str(card["last4"]))
         or not 1 <= exp_month <= 12
         or not 2000 <= exp_year <= 2100
-        or not _HEX_SHA256.fullmatch(str(card["fingerprint"]))
     ):
         return _refuse("Those card details are not valid.")
     token = SandboxToken.objects.create(
@@ -78,7 +76,7 @@ def create_token(request):
         last4=card["last4"],
         exp_month=exp_month,
         exp_year=exp_year,
-        fingerprint=card["fingerprint"],
+        fingerprint=card_fingerprint(brand=card["brand"], last4=card["last4"], exp_month=exp_month, exp_year=exp_year),
     )
     return JsonResponse({"token": token.token, "brand": token.brand, "last4": token.last4}, status=201)
 
