@@ -327,6 +327,13 @@ PRIVACY_ERASURE_STEP_DELAY = env.float("PRIVACY_ERASURE_STEP_DELAY", default=0)
 # end of the order's calendar year (accounting law); accounts unused this long are warned, then erased.
 SHOP_ORDER_RETENTION_YEARS = env.int("SHOP_ORDER_RETENTION_YEARS", default=10)
 SHOP_INACTIVE_ACCOUNT_YEARS = env.int("SHOP_INACTIVE_ACCOUNT_YEARS", default=3)
+# Retention end: the anonymised order (amounts, dates, lines, payments) is deleted this many years
+# after the end of its calendar year (never before its personal data goes).
+SHOP_ORDER_RECORD_YEARS = max(
+    env.int("SHOP_ORDER_RECORD_YEARS", default=SHOP_ORDER_RETENTION_YEARS), SHOP_ORDER_RETENTION_YEARS
+)
+# Retention runs change at most this many rows per transaction (shop/privacy/retention.py).
+SHOP_RETENTION_BATCH_SIZE = env.int("SHOP_RETENTION_BATCH_SIZE", default=10_000)
 # Files go through Django's storage API, so several nodes can share them: product media
 # ("default") and export archives ("exports") are folders by default (MEDIA_ROOT,
 # PRIVACY_EXPORT_DIR: a shared volume when there are several nodes), or any storage class, e.g.

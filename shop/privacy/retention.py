@@ -1,8 +1,12 @@
 """Storage limitation (GDPR Art. 5(1)(e)): every retention policy of the shop, in one place.
 
 Each policy names a period and an action and selects the rows past it with one queryset; applying
-it is one set-based delete or update (no Python loop over the rows). Applying a policy twice
-changes nothing more the second time. Every application is recorded as a `RetentionRun`.
+it is a set-based delete or update (no Python loop over the rows), in batches: each transaction
+claims at most `batch_size` due rows (10,000 by default) with `SELECT ... FOR UPDATE SKIP LOCKED`,
+applies the action to exactly those rows and commits, so no run holds row locks for long, and two
+runs that overlap (a second beat, a slow run meeting the next tick) never take the same rows: a
+person is warned once, a row changed once. Applying a policy twice changes nothing more the
+second time. Every application is recorded as a `RetentionRun`.
 
 `manage.py apply_retention [--dry-run]` applies them by hand; the Celery beat task
 `apply_retention_task` does it daily (settings.CELERY_BEAT_SCHEDULE). Other parts of the shop add
@@ -25,6 +29,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from shop.core.periodic import run_alone
+
 from .models import ConsentRecord, RetentionRun
 
 
@@ -39,6 +45,7 @@ class Policy:
     description: str
     due: Callable[[datetime], models.QuerySet]
     apply: Callable[[models.QuerySet], int] | None = None
+    batch_size: int | None = None  # rows per transaction; None: settings.SHOP_RETENTION_BATCH_SIZE
 
     def run(self, queryset: models.QuerySet) -> int:
         if self.apply is not None:
@@ -128,20 +135,37 @@ ORDER_PERSONAL_FIELDS = {
 }
 
 
-def _old_orders(now):
+def _closed_orders_before_year_end(now, years: int):
     from shop.orders.models import Order
     from shop.privacy.services import OPEN_ORDER_STATUSES
 
-    # Counted from the end of the order's calendar year: an order of year Y keeps its personal data
-    # until 1 January of Y + 1 + N (local time), i.e. everything created before 1 January of now - N.
+    # Counted from the end of the order's calendar year: an order of year Y is kept until 1 January
+    # of Y + 1 + N (local time), i.e. everything created before 1 January of now - N.
     local = timezone.localtime(now)
-    cutoff = local.replace(year=local.year - settings.SHOP_ORDER_RETENTION_YEARS, month=1, day=1, hour=0, minute=0)
-    cutoff = cutoff.replace(second=0, microsecond=0)
-    return (
-        Order.objects.filter(created_at__lt=cutoff)
-        .exclude(status__in=OPEN_ORDER_STATUSES)
-        .exclude(email__endswith="@invalid", **ORDER_PERSONAL_FIELDS)  # done already
-    )
+    cutoff = local.replace(year=local.year - years, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    return Order.objects.filter(created_at__lt=cutoff).exclude(status__in=OPEN_ORDER_STATUSES)
+
+
+def _old_orders(now):
+    return _closed_orders_before_year_end(now, settings.SHOP_ORDER_RETENTION_YEARS).exclude(
+        email__endswith="@invalid", **ORDER_PERSONAL_FIELDS
+    )  # done already
+
+
+def _orders_past_record_period(now):
+    return _closed_orders_before_year_end(now, settings.SHOP_ORDER_RECORD_YEARS)
+
+
+def _delete_orders(queryset) -> int:
+    """Retention end: the accounting period is over, so nothing of the order is needed any more.
+    Refunds and payments protect their order, so they go first; lines and pickup codes follow it."""
+    from shop.payments.models import Payment, Refund
+
+    orders = queryset.values("pk")
+    Refund.objects.filter(payment__order__in=orders).delete()
+    Payment.objects.filter(order__in=orders).delete()
+    _, per_model = queryset.delete()
+    return per_model.get(queryset.model._meta.label, 0)
 
 
 def _anonymise_orders(queryset) -> int:
@@ -180,10 +204,11 @@ def _inactive_to_warn(now):
 
 def _warn_inactive(queryset) -> int:
     now = timezone.now()
-    people = [
-        (email, login or joined) for email, login, joined in queryset.values_list("email", "last_login", "date_joined")
-    ]
-    count = queryset.update(inactivity_warned_at=now)
+    # Claim the rows before reading whom to mail: rows another run holds are skipped (it mails
+    # them), and the mail goes to exactly the rows this run marks, never to a list read unlocked.
+    claimed = list(queryset.select_for_update(skip_locked=True).values_list("pk", "email", "last_login", "date_joined"))
+    people = [(email, login or joined) for _, email, login, joined in claimed]
+    count = queryset.model.objects.filter(pk__in=[row[0] for row in claimed]).update(inactivity_warned_at=now)
     years = settings.SHOP_INACTIVE_ACCOUNT_YEARS
     messages = [
         EmailMessage(
@@ -282,6 +307,15 @@ POLICIES: list[Policy] = [
         _purge_exports,
     ),
     Policy(
+        "order_records",
+        timedelta(days=365 * settings.SHOP_ORDER_RECORD_YEARS),
+        "delete",
+        f"Closed orders with their lines, payments and refunds, {settings.SHOP_ORDER_RECORD_YEARS} years after the "
+        "end of the order's calendar year (SHOP_ORDER_RECORD_YEARS): the accounting period is over, nothing is kept.",
+        _orders_past_record_period,
+        _delete_orders,
+    ),
+    Policy(
         "order_personal_data",
         timedelta(days=365 * settings.SHOP_ORDER_RETENTION_YEARS),
         "anonymise",
@@ -298,6 +332,7 @@ POLICIES: list[Policy] = [
         "without a sign-in (once).",
         _inactive_to_warn,
         _warn_inactive,
+        batch_size=500,  # the mails go out inside the batch's transaction: keep it short
     ),
     Policy(
         "inactive_accounts",
@@ -307,6 +342,7 @@ POLICIES: list[Policy] = [
         "30 days before: an erasure request is filed (never staff).",
         _inactive_to_erase,
         _erase_inactive,
+        batch_size=500,
     ),
 ]
 
@@ -316,18 +352,34 @@ def register(policy: Policy) -> None:
     POLICIES[:] = [existing for existing in POLICIES if existing.name != policy.name] + [policy]
 
 
+def apply_policy(policy: Policy, *, now: datetime) -> int:
+    """Apply one policy in batches; each batch is the due rows this transaction could lock.
+
+    The batch is claimed with SKIP LOCKED: rows another run is working on are left to it, and once
+    it commits they are no longer due. The action then runs on exactly the claimed rows (filtered by
+    `due` again), so whatever it does, mail included, concerns only rows this run changed.
+    """
+    size = policy.batch_size or settings.SHOP_RETENTION_BATCH_SIZE
+    total = 0
+    while True:
+        with transaction.atomic():
+            due = policy.due(now)
+            claimed = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:size])
+            if not claimed:
+                break
+            total += policy.run(policy.due(now).filter(pk__in=claimed))
+        if len(claimed) < size:
+            break
+    return total
+
+
 def apply_all(*, dry_run: bool = False, now: datetime | None = None) -> list[RetentionRun]:
     """Apply every policy (or count what it would do, with dry_run) and record one run per policy."""
     now = now or timezone.now()
     runs = []
     for policy in POLICIES:
         started = time.monotonic()
-        queryset = policy.due(now)
-        if dry_run:
-            rows = queryset.count()
-        else:
-            with transaction.atomic():
-                rows = policy.run(queryset)
+        rows = policy.due(now).count() if dry_run else apply_policy(policy, now=now)
         runs.append(
             RetentionRun.objects.create(
                 policy=policy.name,
@@ -341,6 +393,8 @@ def apply_all(*, dry_run: bool = False, now: datetime | None = None) -> list[Ret
 
 
 @shared_task(name="shop.privacy.retention.apply_retention_task", acks_late=True)
+@run_alone("privacy.apply_retention")
 def apply_retention_task() -> int:
-    """The daily beat task. Idempotent: a second run the same day finds nothing more to do."""
+    """The daily beat task. Idempotent: a second run the same day finds nothing more to do, and a
+    second run at the same time (a second beat) stands aside."""
     return sum(run.rows_affected for run in apply_all())

@@ -380,10 +380,10 @@ def kept_orders_note(user) -> str:
     if latest is None:
         return "No orders to keep."
     # Kept until the end of the retention period, counted from the end of the latest order's year.
-    until = timezone.localtime(latest).year + settings.SHOP_ORDER_RETENTION_YEARS
+    until = timezone.localtime(latest).year + settings.SHOP_ORDER_RECORD_YEARS
     return (
         f"{orders.count()} order(s) kept without personal data for accounting (legal obligation); "
-        f"amounts and dates are kept until 31 December {until}."
+        f"amounts and dates are kept until 31 December {until}, then deleted (retention policy order_records)."
     )
 
 
