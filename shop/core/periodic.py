@@ -58,6 +58,7 @@ def run_alone(name: str):
                     return None
                 return function(*args, **kwargs)
 
+        wrapper.runs_alone = name  # tests/core/test_periodic.py checks every beat task has it
         return wrapper
 
     return decorate

@@ -6,6 +6,8 @@ from smtplib import SMTPException
 from celery import shared_task
 from django.utils import timezone
 
+from shop.core.periodic import run_alone
+
 from . import services
 from .models import Order
 
@@ -16,6 +18,7 @@ def send_order_confirmation(order_id: int) -> bool:
 
 
 @shared_task(acks_late=True)
+@run_alone("orders.sweep_order_confirmations")
 def sweep_order_confirmations() -> int:
     """Re-enqueue confirmations that never went out (a broker outage, a lost worker)."""
     now = timezone.now()
@@ -63,6 +66,7 @@ def alert_managers_desk_locked(clerk_id: int, wrong_codes: int) -> int:
 
 
 @shared_task(acks_late=True)
+@run_alone("orders.expire_uncollected_pickups")
 def expire_uncollected_pickups() -> int:
     """Beat, every 15 minutes: cancel ready orders past their pickup deadline."""
     from . import pickup
@@ -71,6 +75,7 @@ def expire_uncollected_pickups() -> int:
 
 
 @shared_task(acks_late=True)
+@run_alone("orders.send_pickup_reminders")
 def send_pickup_reminders() -> int:
     """Beat, hourly: remind shoppers a day before the pickup deadline (once per order)."""
     from . import pickup
