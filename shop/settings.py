@@ -227,9 +227,13 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_URL = env.str("EMAIL_URL", default="")
 if EMAIL_URL:
     globals().update(env.email_url("EMAIL_URL"))
+    if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # noqa: F821 (set just above)
+        EMAIL_BACKEND = "shop.core.mail.SMTPEmailBackend"  # the same SMTP, plus the mail log (ids, no addresses)
 else:
     EMAIL_BACKEND = "shop.core.mail.FileAndConsoleEmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
+# Embedded mail files hold whole messages (links, codes, addresses): purged after this many days.
+SHOP_MAIL_FILE_DAYS = env.int("SHOP_MAIL_FILE_DAYS", default=7)
 # Links in e-mails are absolute; a Celery worker has no request to build them from.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:" + env.str("PORT", default="8000")).rstrip("/")
 

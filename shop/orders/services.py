@@ -13,6 +13,7 @@ from django.utils import timezone
 from shop.catalog import selectors as catalog
 from shop.catalog.models import Product, Stock, Store
 from shop.core import audit
+from shop.core.mail import template_headers
 
 from . import guest_links
 from .models import Cart, CartLine, Order, OrderLine
@@ -321,6 +322,7 @@ def send_order_confirmation(*, order_id: int) -> bool:
             subject=f"{settings.SHOP_NAME}: we received your order {order.number}",
             body=render_to_string("emails/order_confirmation.txt", context),
             to=[order.email],
+            headers=template_headers("emails/order_confirmation.txt"),
         )
         message.attach_alternative(render_to_string("emails/order_confirmation.html", context), "text/html")
         message.send()

@@ -29,6 +29,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from shop.core.mail import template_headers
 from shop.core.periodic import run_alone
 
 from .models import ConsentRecord, RetentionRun
@@ -43,9 +44,11 @@ class Policy:
     period: timedelta
     action: str
     description: str
-    due: Callable[[datetime], models.QuerySet]
+    due: Callable[[datetime], models.QuerySet] | None
     apply: Callable[[models.QuerySet], int] | None = None
     batch_size: int | None = None  # rows per transaction; None: settings.SHOP_RETENTION_BATCH_SIZE
+    # A policy over files instead of rows: sweep(now, dry_run) -> files deleted (or that would be).
+    sweep: Callable[[datetime, bool], int] | None = None
 
     def run(self, queryset: models.QuerySet) -> int:
         if self.apply is not None:
@@ -115,6 +118,12 @@ def _purge_exports(queryset) -> int:
 
     # One file per export to delete on disk; the rows are few (one per request, live 7 days).
     return services.purge_expired_exports()
+
+
+def _embedded_mail_files(now, dry_run: bool) -> int:
+    from shop.core.mail import purge_mail_files
+
+    return purge_mail_files(older_than=now - timedelta(days=settings.SHOP_MAIL_FILE_DAYS), dry_run=dry_run)
 
 
 def years_before(moment: datetime, years: int) -> datetime:
@@ -223,6 +232,7 @@ def _warn_inactive(queryset) -> int:
             ),
             None,
             [email],
+            headers=template_headers("emails/privacy_inactive_warning.txt"),
         )
         for email, last_active in people
     ]
@@ -307,6 +317,15 @@ POLICIES: list[Policy] = [
         _purge_exports,
     ),
     Policy(
+        "embedded_mail_files",
+        timedelta(days=settings.SHOP_MAIL_FILE_DAYS),
+        "delete",
+        f"E-mail files of the embedded mode under var/mail/, {settings.SHOP_MAIL_FILE_DAYS} days after they were "
+        "written (SHOP_MAIL_FILE_DAYS); production sends by SMTP and keeps none.",
+        None,
+        sweep=_embedded_mail_files,
+    ),
+    Policy(
         "order_records",
         timedelta(days=365 * settings.SHOP_ORDER_RECORD_YEARS),
         "delete",
@@ -359,6 +378,8 @@ def apply_policy(policy: Policy, *, now: datetime) -> int:
     it commits they are no longer due. The action then runs on exactly the claimed rows (filtered by
     `due` again), so whatever it does, mail included, concerns only rows this run changed.
     """
+    if policy.sweep is not None:
+        return policy.sweep(now, False)
     size = policy.batch_size or settings.SHOP_RETENTION_BATCH_SIZE
     total = 0
     while True:
@@ -379,7 +400,10 @@ def apply_all(*, dry_run: bool = False, now: datetime | None = None) -> list[Ret
     runs = []
     for policy in POLICIES:
         started = time.monotonic()
-        rows = policy.due(now).count() if dry_run else apply_policy(policy, now=now)
+        if dry_run:
+            rows = policy.sweep(now, True) if policy.sweep is not None else policy.due(now).count()
+        else:
+            rows = apply_policy(policy, now=now)
         runs.append(
             RetentionRun.objects.create(
                 policy=policy.name,

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from shop.core import audit
+from shop.core.mail import template_headers
 
 from . import archives, jobs
 from .models import DataRequest, DataRequestEvent
@@ -270,15 +271,15 @@ def _finish_export(request_id: int, *, name: str, note: str, token: str) -> str:
         audit.record("privacy.export_done", subject=request, data={"subject_id": request.subject_ref})
         user = request.subject
     if name and user is not None:
-        send_mail(
+        EmailMessage(
             "Your copy of your data is ready",
             render_to_string(
                 "emails/privacy_export_ready.txt",
                 {"request": request, "url": settings.SITE_URL + reverse("privacy:requests")},
             ),
-            None,
-            [user.email],
-        )
+            to=[user.email],
+            headers=template_headers("emails/privacy_export_ready.txt"),
+        ).send()
     return DataRequest.Status.DONE
 
 
@@ -420,12 +421,12 @@ def send_erasure_confirmation(*, request_id: int) -> bool:
     request = DataRequest.objects.get(pk=request_id)
     if request.status != DataRequest.Status.DONE or not request.notify_email:
         return False
-    send_mail(
+    EmailMessage(
         "Your account has been deleted",
         render_to_string("emails/privacy_erasure_done.txt", {"request": request}),
-        None,
-        [request.notify_email],
-    )
+        to=[request.notify_email],
+        headers=template_headers("emails/privacy_erasure_done.txt"),
+    ).send()
     DataRequest.objects.filter(pk=request_id).update(notify_email="")
     return True
 
