@@ -227,3 +227,16 @@ def test_two_workers_given_the_same_request_at_once_run_it_once(settings, tmp_pa
     request.refresh_from_db()
     assert request.attempts == 1 and request.events.filter(status=DataRequest.Status.DONE).count() == 1
     assert len(list((tmp_path / "exports").glob("*.zip"))) == 1
+
+
+def test_the_shopper_sees_that_a_failed_request_is_retried_or_with_the_privacy_team(client, subject):
+    user, _ = subject
+    request = services.request_export(subject=user)
+    client.force_login(user)
+    DataRequest.objects.filter(pk=request.pk).update(
+        status=DataRequest.Status.FAILED, retry_at=timezone.now() + timedelta(minutes=5)
+    )
+    assert "We will try again by" in client.get("/account/privacy/").content.decode()
+
+    DataRequest.objects.filter(pk=request.pk).update(retry_at=None)
+    assert "on our privacy team&#x27;s list" in client.get("/account/privacy/").content.decode()
