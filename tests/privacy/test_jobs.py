@@ -239,4 +239,4 @@ def test_the_shopper_sees_that_a_failed_request_is_retried_or_with_the_privacy_t
     assert "We will try again by" in client.get("/account/privacy/").content.decode()
 
     DataRequest.objects.filter(pk=request.pk).update(retry_at=None)
-    assert "on our privacy team&#x27;s list" in client.get("/account/privacy/").content.decode()
+    assert "on our privacy team's list" in client.get("/account/privacy/").content.decode()
