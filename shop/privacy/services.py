@@ -195,10 +195,13 @@ def _give_up_lost(request_id: int) -> bool:
 # --- Export -----------------------------------------------------------------------------------
 
 
-def collect(*, user) -> list[dict]:
-    """The subject's data, one section per exportable registered model (empty ones included)."""
+def collect(*, user, lease: jobs.Lease | None = None) -> list[dict]:
+    """The subject's data, one section per exportable registered model (empty ones included).
+    With a lease, it is kept alive between sections (long exports outlive one lease length)."""
     sections = []
     for entry in declarations():
+        if lease is not None:
+            lease.keep()
         if not entry.export:
             continue
         rows = list(entry.rows_of(user=user, email=user.email).order_by("pk").values("pk", *entry.fields))
@@ -226,8 +229,9 @@ def run_export(*, request_id: int) -> str:
     if user is None:
         return _finish_export(request_id, name="", note="The account no longer exists.", token=token)
     try:
-        sections = collect(user=user)
-        jobs.renew(request_id=request_id, token=token)
+        lease = jobs.Lease(request_id=request_id, token=token)
+        sections = collect(user=user, lease=lease)
+        lease.keep(now=True)
         generated_at = timezone.now()
         name = f"export-{request_id}-{secrets.token_hex(8)}.zip"
         with (
@@ -243,12 +247,13 @@ def run_export(*, request_id: int) -> str:
             }
             archive.writestr("README.json", json.dumps(readme, cls=DjangoJSONEncoder, indent=2))
             for section in sections:
+                lease.keep()
                 archive.writestr(f"{section['model']}.json", json.dumps(section, cls=DjangoJSONEncoder, indent=2))
             html = render_to_string(
                 "privacy/export_summary.html", {"sections": sections, "generated_at": generated_at, "user": user}
             )
             archive.writestr("summary.html", html)
-        jobs.renew(request_id=request_id, token=token)
+        lease.keep(now=True)
         name = archives.publish(part, name=name)
     except Exception as error:
         _fail(request_id, error, token=token)

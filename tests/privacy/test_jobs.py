@@ -240,3 +240,22 @@ def test_the_shopper_sees_that_a_failed_request_is_retried_or_with_the_privacy_t
 
     DataRequest.objects.filter(pk=request.pk).update(retry_at=None)
     assert "on our privacy team's list" in client.get("/account/privacy/").content.decode()
+
+
+def test_a_long_export_keeps_its_lease_alive_between_pieces(subject, settings, django_assert_num_queries):
+    settings.PRIVACY_LEASE_SECONDS = 3
+    user, _ = subject
+    request = _leased(services.request_export(subject=user), expires_in=timedelta(seconds=3))
+    lease = jobs.Lease(request_id=request.pk, token=request.lease_token)
+    before = request.lease_expires_at
+
+    with django_assert_num_queries(0):
+        lease.keep()  # just renewed: no query per piece
+    time.sleep(1.1)
+    lease.keep()
+
+    request.refresh_from_db()
+    assert request.lease_expires_at > before
+    DataRequest.objects.filter(pk=request.pk).update(lease_token="d" * 32)  # expired meanwhile, taken over
+    with pytest.raises(jobs.LeaseLost):
+        lease.keep(now=True)
