@@ -371,24 +371,29 @@ def register(policy: Policy) -> None:
     POLICIES[:] = [existing for existing in POLICIES if existing.name != policy.name] + [policy]
 
 
-def apply_policy(policy: Policy, *, now: datetime) -> int:
+def apply_policy(policy: Policy, *, now: datetime, on_batch: Callable[[int, float], None] | None = None) -> int:
     """Apply one policy in batches; each batch is the due rows this transaction could lock.
 
     The batch is claimed with SKIP LOCKED: rows another run is working on are left to it, and once
     it commits they are no longer due. The action then runs on exactly the claimed rows (filtered by
     `due` again), so whatever it does, mail included, concerns only rows this run changed.
+    `on_batch(rows, seconds)` hears how long each batch held its locks (bench/retention.py).
     """
     if policy.sweep is not None:
         return policy.sweep(now, False)
     size = policy.batch_size or settings.SHOP_RETENTION_BATCH_SIZE
     total = 0
     while True:
+        started = time.monotonic()
         with transaction.atomic():
             due = policy.due(now)
             claimed = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:size])
             if not claimed:
                 break
-            total += policy.run(policy.due(now).filter(pk__in=claimed))
+            changed = policy.run(policy.due(now).filter(pk__in=claimed))
+            total += changed
+        if on_batch is not None:
+            on_batch(changed, time.monotonic() - started)
         if len(claimed) < size:
             break
     return total
