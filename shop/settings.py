@@ -161,11 +161,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, sessions, Celery broker ---------------------------------------------------
+# One REDIS_URL serves all three by default; each can have its own server, so that an outage of
+# the broker (a queue filling up, a restart) never stops sign-in, which needs only the database
+# and the session cache.
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHE_URL = env.str("CACHE_URL", default="") or REDIS_URL
+SESSION_CACHE_URL = env.str("SESSION_CACHE_URL", default="") or CACHE_URL
+BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+
+
+def _cache(url: str) -> dict:
+    if url:
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
+
+CACHES = {"default": _cache(CACHE_URL)}
+if SESSION_CACHE_URL != CACHE_URL:
+    CACHES["sessions"] = _cache(SESSION_CACHE_URL)
+    SESSION_CACHE_ALIAS = "sessions"
 # Sessions are rows in the database with the cache in front: every web node sees the same
 # sessions, and a session can be listed and ended server-side. (Django's cached_db engine, plus
 # keeping the "active sessions" list in step when a key rotates: shop/accounts/session_store.py.)
@@ -174,16 +188,21 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=int(timedelta(days=14
 PASSWORD_RESET_TIMEOUT = 60 * 60
 
 # --- Celery -----------------------------------------------------------------------------------
-CELERY_BROKER_URL = REDIS_URL or "memory://"
-# Without Redis (embedded mode) tasks run in-process, and their exceptions surface.
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_BROKER_URL = BROKER_URL or "memory://"
+# Without a broker (embedded mode) tasks run in-process, and their exceptions surface.
+CELERY_TASK_ALWAYS_EAGER = not BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Must exceed the longest task, or Redis hands the message to a second worker.
+# Must exceed the longest task, or Redis hands the message to a second worker. (Data requests do
+# not wait for it: their lease brings a killed worker's job back within a minute or two.) A broker
+# that is down is reported after a few seconds, not retried for ever: the page that enqueues
+# answers, and the sweepers send the work later.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
@@ -216,10 +235,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shop.privacy.retention.apply_retention_task",
         "schedule": crontab(hour=3, minute=17),
     },
-    # Data-subject requests: re-enqueue pending or stuck ones, resume deferred erasures.
+    # Data-subject requests: re-enqueue pending ones, expired leases and due retries, resume
+    # deferred erasures. Every minute: a killed worker's job is running again a minute later.
     "sweep-data-requests": {
         "task": "shop.privacy.tasks.sweep_data_requests",
-        "schedule": crontab(minute="*/10"),
+        "schedule": crontab(minute="*"),
     },
 }
 
@@ -229,9 +249,13 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_URL = env.str("EMAIL_URL", default="")
 if EMAIL_URL:
     globals().update(env.email_url("EMAIL_URL"))
+    if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # noqa: F821 (set just above)
+        EMAIL_BACKEND = "shop.core.mail.SMTPEmailBackend"  # the same SMTP, plus the mail log (ids, no addresses)
 else:
     EMAIL_BACKEND = "shop.core.mail.FileAndConsoleEmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
+# Embedded mail files hold whole messages (links, codes, addresses): purged after this many days.
+SHOP_MAIL_FILE_DAYS = env.int("SHOP_MAIL_FILE_DAYS", default=7)
 # Links in e-mails are absolute; a Celery worker has no request to build them from.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:" + env.str("PORT", default="8000")).rstrip("/")
 
@@ -331,18 +355,43 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
-# Data exports (shop/privacy/services.py): outside MEDIA_ROOT, served only by a permission-checking view.
+# Data exports (shop/privacy/archives.py): the `exports` storage below, outside MEDIA_ROOT, served
+# only by a permission-checking view. A worker builds each archive in its local spool folder first.
 PRIVACY_EXPORT_DIR = Path(env.str("PRIVACY_EXPORT_DIR", default=str(VAR_DIR / "exports")))
-# A request still pending or running after this long is enqueued again by the sweeper.
-PRIVACY_SWEEP_AFTER_MINUTES = env.int("PRIVACY_SWEEP_AFTER_MINUTES", default=15)
+PRIVACY_EXPORT_SPOOL_DIR = Path(env.str("PRIVACY_EXPORT_SPOOL_DIR", default=str(VAR_DIR / "export-spool")))
+# Data-request jobs (shop/privacy/jobs.py): a running job's lease, renewed before every step; the
+# sweeper (every minute) re-enqueues a request whose lease expired, or that stayed pending this
+# many minutes without a worker. A failing job is retried (1, 5, 25 minutes later) up to N runs.
+PRIVACY_LEASE_SECONDS = env.int("PRIVACY_LEASE_SECONDS", default=30)
+PRIVACY_SWEEP_AFTER_MINUTES = env.int("PRIVACY_SWEEP_AFTER_MINUTES", default=1)
+PRIVACY_MAX_ATTEMPTS = env.int("PRIVACY_MAX_ATTEMPTS", default=4)
 # Seconds to pause between erasure steps: 0 in use; the killed-worker test slows a real worker down.
 PRIVACY_ERASURE_STEP_DELAY = env.float("PRIVACY_ERASURE_STEP_DELAY", default=0)
 # Retention (shop/privacy/retention.py): orders keep their personal data this many years after the
 # end of the order's calendar year (accounting law); accounts unused this long are warned, then erased.
 SHOP_ORDER_RETENTION_YEARS = env.int("SHOP_ORDER_RETENTION_YEARS", default=10)
 SHOP_INACTIVE_ACCOUNT_YEARS = env.int("SHOP_INACTIVE_ACCOUNT_YEARS", default=3)
+# Retention end: the anonymised order (amounts, dates, lines, payments) is deleted this many years
+# after the end of its calendar year (never before its personal data goes).
+SHOP_ORDER_RECORD_YEARS = max(
+    env.int("SHOP_ORDER_RECORD_YEARS", default=SHOP_ORDER_RETENTION_YEARS), SHOP_ORDER_RETENTION_YEARS
+)
+# Retention runs change at most this many rows per transaction (shop/privacy/retention.py).
+SHOP_RETENTION_BATCH_SIZE = env.int("SHOP_RETENTION_BATCH_SIZE", default=10_000)
+# Files go through Django's storage API, so several nodes can share them: product media
+# ("default") and export archives ("exports") are folders by default (MEDIA_ROOT,
+# PRIVACY_EXPORT_DIR: a shared volume when there are several nodes), or any storage class, e.g.
+# django-storages' S3 backend for an S3-compatible bucket, with its options as JSON (README
+# "Scaling out").
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": env.str("MEDIA_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("MEDIA_STORAGE_OPTIONS", default={}),
+    },
+    "exports": {
+        "BACKEND": env.str("EXPORT_STORAGE_BACKEND", default="shop.privacy.archives.ExportFileStorage"),
+        "OPTIONS": env.json("EXPORT_STORAGE_OPTIONS", default={}),
+    },
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"

@@ -11,12 +11,14 @@ nothing (the person still has the first e-mail).
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+
+from shop.core.mail import template_headers
 
 from . import links
 
@@ -96,12 +98,12 @@ def _send(kind: str, *, to: str, subject: str, template: str, context: dict) -> 
         return False
     context = {**context, "site_url": settings.SITE_URL, "shop_name": settings.SHOP_NAME}
     try:
-        send_mail(
+        EmailMessage(
             subject=f"{settings.SHOP_NAME}: {subject}",
-            message=render_to_string(template, context),
-            from_email=None,
-            recipient_list=[to],
-        )
+            body=render_to_string(template, context),
+            to=[to],
+            headers=template_headers(template),
+        ).send()
     except Exception:
         cache.delete(key)  # not sent: the task's retry must not find the door shut
         raise

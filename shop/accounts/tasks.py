@@ -4,8 +4,10 @@ from smtplib import SMTPException
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
+
+from shop.core.mail import template_headers
 
 from . import emails
 from .models import User
@@ -27,12 +29,12 @@ def send_security_notice(user_id: int, kind: str) -> bool:
     if user is None or kind not in NOTICES:
         return False
     context = {"user": user, "kind": kind, "headline": NOTICES[kind], "site_url": settings.SITE_URL}
-    send_mail(
+    EmailMessage(
         subject=f"{settings.SHOP_NAME}: {NOTICES[kind]}",
-        message=render_to_string("emails/security_notice.txt", context),
-        from_email=None,
-        recipient_list=[user.email],
-    )
+        body=render_to_string("emails/security_notice.txt", context),
+        to=[user.email],
+        headers=template_headers("emails/security_notice.txt"),
+    ).send()
     return True
 
 

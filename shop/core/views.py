@@ -34,11 +34,13 @@ def csp_report(request):
     body = report.get("csp-report", report) if isinstance(report, dict) else {}
     if not isinstance(body, dict):
         return HttpResponseBadRequest("A CSP report must be a JSON object.")
+    # The log keeps the directive, what was blocked (its host or the browser's keyword) and the
+    # page's path: never a full URL, whose query string can carry a search, a token or an address.
     logger.warning(
         "CSP violation: %s blocked %s on %s",
-        _loggable(body.get("violated-directive") or body.get("effective-directive")),
-        _loggable(body.get("blocked-uri")),
-        _loggable(body.get("document-uri")),
+        _loggable(str(body.get("violated-directive") or body.get("effective-directive") or "").split(" ")[0]),
+        _loggable(_blocked_host(body)),
+        _loggable(_page_path(body)),
     )
     with suppress(ValueError):  # a URL urlsplit cannot parse ("http://[x"): logged above, nothing to audit
         _audit_payment_page_violation(body)
@@ -57,7 +59,7 @@ def _audit_payment_page_violation(body: dict) -> None:
     (no query string, no full URL), the same violation is recorded once an hour, and at most
     _AUDITED_PER_HOUR a hour in all, so a flood cannot fill the audit log.
     """
-    page = urlsplit(str(body.get("document-uri") or body.get("documentURL") or "")[:2000]).path
+    page = _page_path(body)
     if not _PAYMENT_PAGE.match(page):
         return
     directive = str(body.get("effective-directive") or body.get("violated-directive") or "")[:100]
@@ -74,10 +76,20 @@ def _audit_payment_page_violation(body: dict) -> None:
     audit.record("csp.violation", data=data)
 
 
+def _page_path(body: dict) -> str:
+    try:
+        return urlsplit(str(body.get("document-uri") or body.get("documentURL") or "")[:2000]).path[:200]
+    except ValueError:  # "http://[x": nothing to keep
+        return "?"
+
+
 def _blocked_host(body: dict) -> str:
     """The host of what was blocked, or the browser's keyword for it (inline, eval, data, ...)."""
     blocked = str(body.get("blocked-uri") or body.get("blockedURL") or "")[:2000]
-    parts = urlsplit(blocked)
+    try:
+        parts = urlsplit(blocked)
+    except ValueError:  # "http://[x": not a URL, keep nothing of it
+        return "?"
     if parts.hostname:
         return parts.hostname[:200]
     return (parts.scheme or blocked)[:40]

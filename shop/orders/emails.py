@@ -17,6 +17,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from shop.core.mail import template_headers
+
 from . import guest_links
 from .models import Order
 
@@ -99,6 +101,7 @@ def send_notice(*, order_id: int, kind: str) -> bool:
             subject=f"{settings.SHOP_NAME}: " + notice.subject.format(number=order.number),
             body=render_to_string(notice.template + ".txt", context),
             to=[to],
+            headers=template_headers(notice.template + ".txt"),
         )
         if notice.html:
             message.attach_alternative(render_to_string(notice.template + ".html", context), "text/html")

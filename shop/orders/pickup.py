@@ -36,6 +36,7 @@ from django.utils import timezone
 from shop.accounts import roles
 from shop.catalog.models import Store
 from shop.core import audit
+from shop.core.mail import template_headers
 
 from . import guest_links
 from .models import CROCKFORD, Order, PickupCode
@@ -568,6 +569,7 @@ def send_ready_notice(*, code_id: int) -> bool:
             subject=f"{settings.SHOP_NAME}: your order {order.number} is ready for pickup",
             body=render_to_string("emails/pickup_ready.txt", context),
             to=[order.email],
+            headers=template_headers("emails/pickup_ready.txt"),
         )
         message.attach_alternative(render_to_string("emails/pickup_ready.html", context), "text/html")
         message.mixed_subtype = "related"
@@ -601,6 +603,7 @@ def send_notice(*, order_id: int, kind: str, now=None) -> bool:
             subject=f"{settings.SHOP_NAME}: " + subject.format(number=order.number),
             body=render_to_string(template + ".txt", context),
             to=[order.email],
+            headers=template_headers(template + ".txt"),
         )
         message.send()
         setattr(order, field, now or timezone.now())
@@ -634,5 +637,6 @@ def alert_managers(*, clerk_id: int, wrong_codes: int) -> int:
         subject=f"{settings.SHOP_NAME}: a pickup desk was paused after wrong codes",
         body=render_to_string("emails/pickup_desk_alert.txt", context),
         to=recipients,
+        headers=template_headers("emails/pickup_desk_alert.txt"),
     ).send()
     return len(recipients)

@@ -6,6 +6,8 @@ from smtplib import SMTPException
 from celery import shared_task
 from django.utils import timezone
 
+from shop.core.periodic import run_alone
+
 from . import emails
 from .models import Order
 
@@ -26,6 +28,7 @@ def send_order_notice(order_id: int, kind: str) -> bool:
 
 
 @shared_task(acks_late=True)
+@run_alone("orders.sweep_order_confirmations")
 def sweep_order_confirmations() -> int:
     """Re-enqueue receipts that never went out (a broker outage, a lost worker)."""
     now = timezone.now()
@@ -43,6 +46,7 @@ def sweep_order_confirmations() -> int:
 
 
 @shared_task(acks_late=True)
+@run_alone("orders.expire_unpaid_orders")
 def expire_unpaid_orders() -> int:
     """Beat, every minute: unpaid orders past the payment window give their units back."""
     from . import lifecycle
@@ -51,6 +55,7 @@ def expire_unpaid_orders() -> int:
 
 
 @shared_task(acks_late=True)
+@run_alone("orders.mark_overdue_deliveries")
 def mark_overdue_deliveries() -> int:
     """Beat, hourly: shipped orders count as delivered SHOP_AUTO_DELIVERED_DAYS after shipping."""
     from . import dispatch
@@ -90,6 +95,7 @@ def alert_managers_desk_locked(clerk_id: int, wrong_codes: int) -> int:
 
 
 @shared_task(acks_late=True)
+@run_alone("orders.expire_uncollected_pickups")
 def expire_uncollected_pickups() -> int:
     """Beat, every 15 minutes: cancel ready orders past their pickup deadline."""
     from . import pickup
@@ -98,6 +104,7 @@ def expire_uncollected_pickups() -> int:
 
 
 @shared_task(acks_late=True)
+@run_alone("orders.send_pickup_reminders")
 def send_pickup_reminders() -> int:
     """Beat, hourly: remind shoppers a day before the pickup deadline (once per order)."""
     from . import pickup

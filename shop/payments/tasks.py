@@ -4,8 +4,10 @@ from smtplib import SMTPException
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
+
+from shop.core.mail import template_headers
 
 from .models import Refund
 
@@ -17,10 +19,10 @@ def send_refund_notice(refund_id: int) -> bool:
         return False
     order = refund.payment.order
     context = {"refund": refund, "order": order, "order_url": settings.SITE_URL + order.get_absolute_url()}
-    send_mail(
+    EmailMessage(
         subject=f"{settings.SHOP_NAME}: refund for order {order.number}",
-        message=render_to_string("emails/refund_notice.txt", context),
-        from_email=None,
-        recipient_list=[order.email],
-    )
+        body=render_to_string("emails/refund_notice.txt", context),
+        to=[order.email],
+        headers=template_headers("emails/refund_notice.txt"),
+    ).send()
     return True

@@ -73,6 +73,9 @@ class DataRequestAdmin(admin.ModelAdmin):
         "deferred_reason",
         "started_at",
         "finished_at",
+        "attempts",
+        "retry_at",
+        "lease_expires_at",
         "archive",
         "archive_expires_at",
     ]
@@ -99,6 +102,11 @@ class DataRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="answer due", ordering="due_at")
     def due(self, obj):
+        if obj.gave_up:
+            state = f"FAILED after {obj.attempts} runs"
+            if obj.is_overdue:
+                state += f", OVERDUE {obj.due_at:%Y-%m-%d}"
+            return format_html('<strong class="errornote">{}</strong>', state)
         if obj.is_overdue:
             return format_html(
                 '<strong class="errornote" style="padding:2px 6px">OVERDUE {}</strong>', f"{obj.due_at:%Y-%m-%d}"
@@ -174,12 +182,12 @@ class DataRequestAdmin(admin.ModelAdmin):
         if not self.has_run_permission(request):
             raise PermissionDenied
         data_request = get_object_or_404(DataRequest, pk=request_id, kind=DataRequest.Kind.EXPORT)
-        path = services.archive_file(data_request)
-        if path is None:
+        archive = services.archive_file(data_request)
+        if archive is None:
             raise Http404("This export does not exist or has expired.")
         services.record_download(request=data_request, actor=request.user)
         return FileResponse(
-            path.open("rb"),
+            archive,
             as_attachment=True,
             filename=f"data-request-{data_request.pk}-{timezone.localdate():%Y-%m-%d}.zip",
         )

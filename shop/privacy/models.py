@@ -138,6 +138,14 @@ class DataRequest(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The job's lease (shop/privacy/jobs.py): whoever holds the token runs the job; it renews the
+    # expiry as it works, and the sweeper re-enqueues the request once the expiry has passed.
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Runs started so far (retries included).")
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="A failed request is run again at this time; empty once retries are used up."
+    )
 
     class Meta:
         ordering = ["due_at", "id"]
@@ -160,7 +168,13 @@ class DataRequest(models.Model):
 
     @property
     def is_overdue(self) -> bool:
-        return self.status in self.OPEN and self.due_at < timezone.now()
+        # A request that failed for good is still unanswered: it stays on the officer's list.
+        return (self.status in self.OPEN or self.gave_up) and self.due_at < timezone.now()
+
+    @property
+    def gave_up(self) -> bool:
+        """Failed, and no retry is planned: a person must look at it."""
+        return self.status == self.Status.FAILED and self.retry_at is None
 
     @property
     def archive_ready(self) -> bool:

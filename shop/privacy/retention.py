@@ -1,8 +1,12 @@
 """Storage limitation (GDPR Art. 5(1)(e)): every retention policy of the shop, in one place.
 
 Each policy names a period and an action and selects the rows past it with one queryset; applying
-it is one set-based delete or update (no Python loop over the rows). Applying a policy twice
-changes nothing more the second time. Every application is recorded as a `RetentionRun`.
+it is a set-based delete or update (no Python loop over the rows), in batches: each transaction
+claims at most `batch_size` due rows (10,000 by default) with `SELECT ... FOR UPDATE SKIP LOCKED`,
+applies the action to exactly those rows and commits, so no run holds row locks for long, and two
+runs that overlap (a second beat, a slow run meeting the next tick) never take the same rows: a
+person is warned once, a row changed once. Applying a policy twice changes nothing more the
+second time. Every application is recorded as a `RetentionRun`.
 
 `manage.py apply_retention [--dry-run]` applies them by hand; the Celery beat task
 `apply_retention_task` does it daily (settings.CELERY_BEAT_SCHEDULE). Other parts of the shop add
@@ -25,6 +29,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from shop.core.mail import template_headers
+from shop.core.periodic import run_alone
+
 from .models import ConsentRecord, RetentionRun
 
 
@@ -37,8 +44,11 @@ class Policy:
     period: timedelta
     action: str
     description: str
-    due: Callable[[datetime], models.QuerySet]
+    due: Callable[[datetime], models.QuerySet] | None
     apply: Callable[[models.QuerySet], int] | None = None
+    batch_size: int | None = None  # rows per transaction; None: settings.SHOP_RETENTION_BATCH_SIZE
+    # A policy over files instead of rows: sweep(now, dry_run) -> files deleted (or that would be).
+    sweep: Callable[[datetime, bool], int] | None = None
 
     def run(self, queryset: models.QuerySet) -> int:
         if self.apply is not None:
@@ -110,6 +120,12 @@ def _purge_exports(queryset) -> int:
     return services.purge_expired_exports()
 
 
+def _embedded_mail_files(now, dry_run: bool) -> int:
+    from shop.core.mail import purge_mail_files
+
+    return purge_mail_files(older_than=now - timedelta(days=settings.SHOP_MAIL_FILE_DAYS), dry_run=dry_run)
+
+
 def years_before(moment: datetime, years: int) -> datetime:
     """The same date and time `years` earlier (29 February becomes the 28th)."""
     try:
@@ -128,20 +144,39 @@ ORDER_PERSONAL_FIELDS = {
 }
 
 
-def _old_orders(now):
+def _closed_orders_before_year_end(now, years: int):
     from shop.orders.models import Order
     from shop.privacy.services import OPEN_ORDER_STATUSES
 
-    # Counted from the end of the order's calendar year: an order of year Y keeps its personal data
-    # until 1 January of Y + 1 + N (local time), i.e. everything created before 1 January of now - N.
+    # Counted from the end of the order's calendar year: an order of year Y is kept until 1 January
+    # of Y + 1 + N (local time), i.e. everything created before 1 January of now - N.
     local = timezone.localtime(now)
-    cutoff = local.replace(year=local.year - settings.SHOP_ORDER_RETENTION_YEARS, month=1, day=1, hour=0, minute=0)
-    cutoff = cutoff.replace(second=0, microsecond=0)
-    return (
-        Order.objects.filter(created_at__lt=cutoff)
-        .exclude(status__in=OPEN_ORDER_STATUSES)
-        .exclude(email__endswith="@invalid", **ORDER_PERSONAL_FIELDS)  # done already
-    )
+    cutoff = local.replace(year=local.year - years, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    return Order.objects.filter(created_at__lt=cutoff).exclude(status__in=OPEN_ORDER_STATUSES)
+
+
+def _old_orders(now):
+    return _closed_orders_before_year_end(now, settings.SHOP_ORDER_RETENTION_YEARS).exclude(
+        email__endswith="@invalid", **ORDER_PERSONAL_FIELDS
+    )  # done already
+
+
+def _orders_past_record_period(now):
+    return _closed_orders_before_year_end(now, settings.SHOP_ORDER_RECORD_YEARS)
+
+
+def _delete_orders(queryset) -> int:
+    """Retention end: the accounting period is over, so nothing of the order is needed any more.
+    Refunds, payments and returns protect their order, so they go first; lines and pickup codes follow it."""
+    from shop.orders.models import OrderReturn
+    from shop.payments.models import Payment, Refund
+
+    orders = queryset.values("pk")
+    OrderReturn.objects.filter(order__in=orders).delete()
+    Refund.objects.filter(payment__order__in=orders).delete()
+    Payment.objects.filter(order__in=orders).delete()
+    _, per_model = queryset.delete()
+    return per_model.get(queryset.model._meta.label, 0)
 
 
 def _anonymise_orders(queryset) -> int:
@@ -180,10 +215,11 @@ def _inactive_to_warn(now):
 
 def _warn_inactive(queryset) -> int:
     now = timezone.now()
-    people = [
-        (email, login or joined) for email, login, joined in queryset.values_list("email", "last_login", "date_joined")
-    ]
-    count = queryset.update(inactivity_warned_at=now)
+    # Claim the rows before reading whom to mail: rows another run holds are skipped (it mails
+    # them), and the mail goes to exactly the rows this run marks, never to a list read unlocked.
+    claimed = list(queryset.select_for_update(skip_locked=True).values_list("pk", "email", "last_login", "date_joined"))
+    people = [(email, login or joined) for _, email, login, joined in claimed]
+    count = queryset.model.objects.filter(pk__in=[row[0] for row in claimed]).update(inactivity_warned_at=now)
     years = settings.SHOP_INACTIVE_ACCOUNT_YEARS
     messages = [
         EmailMessage(
@@ -198,6 +234,7 @@ def _warn_inactive(queryset) -> int:
             ),
             None,
             [email],
+            headers=template_headers("emails/privacy_inactive_warning.txt"),
         )
         for email, last_active in people
     ]
@@ -282,6 +319,24 @@ POLICIES: list[Policy] = [
         _purge_exports,
     ),
     Policy(
+        "embedded_mail_files",
+        timedelta(days=settings.SHOP_MAIL_FILE_DAYS),
+        "delete",
+        f"E-mail files of the embedded mode under var/mail/, {settings.SHOP_MAIL_FILE_DAYS} days after they were "
+        "written (SHOP_MAIL_FILE_DAYS); production sends by SMTP and keeps none.",
+        None,
+        sweep=_embedded_mail_files,
+    ),
+    Policy(
+        "order_records",
+        timedelta(days=365 * settings.SHOP_ORDER_RECORD_YEARS),
+        "delete",
+        f"Closed orders with their lines, payments and refunds, {settings.SHOP_ORDER_RECORD_YEARS} years after the "
+        "end of the order's calendar year (SHOP_ORDER_RECORD_YEARS): the accounting period is over, nothing is kept.",
+        _orders_past_record_period,
+        _delete_orders,
+    ),
+    Policy(
         "order_personal_data",
         timedelta(days=365 * settings.SHOP_ORDER_RETENTION_YEARS),
         "anonymise",
@@ -298,6 +353,7 @@ POLICIES: list[Policy] = [
         "without a sign-in (once).",
         _inactive_to_warn,
         _warn_inactive,
+        batch_size=500,  # the mails go out inside the batch's transaction: keep it short
     ),
     Policy(
         "inactive_accounts",
@@ -307,6 +363,7 @@ POLICIES: list[Policy] = [
         "30 days before: an erasure request is filed (never staff).",
         _inactive_to_erase,
         _erase_inactive,
+        batch_size=500,
     ),
 ]
 
@@ -316,18 +373,44 @@ def register(policy: Policy) -> None:
     POLICIES[:] = [existing for existing in POLICIES if existing.name != policy.name] + [policy]
 
 
+def apply_policy(policy: Policy, *, now: datetime, on_batch: Callable[[int, float], None] | None = None) -> int:
+    """Apply one policy in batches; each batch is the due rows this transaction could lock.
+
+    The batch is claimed with SKIP LOCKED: rows another run is working on are left to it, and once
+    it commits they are no longer due. The action then runs on exactly the claimed rows (filtered by
+    `due` again), so whatever it does, mail included, concerns only rows this run changed.
+    `on_batch(rows, seconds)` hears how long each batch held its locks (bench/retention.py).
+    """
+    if policy.sweep is not None:
+        return policy.sweep(now, False)
+    size = policy.batch_size or settings.SHOP_RETENTION_BATCH_SIZE
+    total = 0
+    while True:
+        started = time.monotonic()
+        with transaction.atomic():
+            due = policy.due(now)
+            claimed = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:size])
+            if not claimed:
+                break
+            changed = policy.run(policy.due(now).filter(pk__in=claimed))
+            total += changed
+        if on_batch is not None:
+            on_batch(changed, time.monotonic() - started)
+        if len(claimed) < size:
+            break
+    return total
+
+
 def apply_all(*, dry_run: bool = False, now: datetime | None = None) -> list[RetentionRun]:
     """Apply every policy (or count what it would do, with dry_run) and record one run per policy."""
     now = now or timezone.now()
     runs = []
     for policy in POLICIES:
         started = time.monotonic()
-        queryset = policy.due(now)
         if dry_run:
-            rows = queryset.count()
+            rows = policy.sweep(now, True) if policy.sweep is not None else policy.due(now).count()
         else:
-            with transaction.atomic():
-                rows = policy.run(queryset)
+            rows = apply_policy(policy, now=now)
         runs.append(
             RetentionRun.objects.create(
                 policy=policy.name,
@@ -341,6 +424,8 @@ def apply_all(*, dry_run: bool = False, now: datetime | None = None) -> list[Ret
 
 
 @shared_task(name="shop.privacy.retention.apply_retention_task", acks_late=True)
+@run_alone("privacy.apply_retention")
 def apply_retention_task() -> int:
-    """The daily beat task. Idempotent: a second run the same day finds nothing more to do."""
+    """The daily beat task. Idempotent: a second run the same day finds nothing more to do, and a
+    second run at the same time (a second beat) stands aside."""
     return sum(run.rows_affected for run in apply_all())

@@ -7,27 +7,25 @@ killed in the middle is finished by the next run (the sweeper enqueues it again)
 """
 
 import json
-import os
 import secrets
-import tempfile
 import time
 import zipfile
 from datetime import timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from shop.core import audit
+from shop.core.mail import template_headers
 
+from . import archives, jobs
 from .models import DataRequest, DataRequestEvent
 from .registry import declarations
 
@@ -95,19 +93,34 @@ def _file(kind: str, *, subject, requested_by, identity_check: str, note: str = 
 
 
 def enqueue(request: DataRequest) -> None:
-    """Start the request's job once the current transaction commits."""
+    """Start the request's job once the current transaction commits.
+
+    If the broker is down then, the row stays pending and the sweeper enqueues it when the broker
+    is back; `request.waiting_for_broker` tells the page to say so (shop/celery.py ShopTask).
+    """
     from . import tasks
 
+    def broker_unavailable():
+        request.waiting_for_broker = True
+
+    request.waiting_for_broker = False
     task = tasks.run_export if request.kind == DataRequest.Kind.EXPORT else tasks.run_erasure
-    task.delay_on_commit(request.pk)
+    task.apply_async_on_commit((request.pk,), on_unavailable=broker_unavailable)
 
 
 def rerun(*, request_id: int, actor) -> DataRequest:
     """A compliance officer runs a request again (a failed one, or a finished one on purpose)."""
     with transaction.atomic():
         request = DataRequest.objects.select_for_update().get(pk=request_id)
+        if jobs.is_held(request):
+            raise PrivacyError("It is running now; it can be run again once this run has ended.")
+        request.attempts = 0  # a person decided: a fresh set of retries
+        request.retry_at = None
+        jobs.release(request)
         if request.status != DataRequest.Status.PENDING:
             _move(request, DataRequest.Status.PENDING, note="Run again by a compliance officer.", actor=actor)
+        else:
+            request.save()
         audit.record("privacy.request_rerun", actor=actor, subject=request, data={"kind": request.kind})
         enqueue(request)
     return request
@@ -121,40 +134,76 @@ def cancel(*, request_id: int, actor) -> DataRequest:
     return request
 
 
-def _start(request_id: int, kind: str) -> DataRequest | None:
-    """Lock the request and mark it running; None when there is nothing (more) to do."""
+def _start(request_id: int, kind: str) -> tuple[DataRequest, str] | None:
+    """Lock the request, take its lease and mark it running (shop/privacy/jobs.py).
+
+    None when there is nothing (more) to do, or when another run holds a live lease: a job never
+    runs twice at once, whatever number of messages the broker delivers.
+    """
     request = DataRequest.objects.select_for_update().filter(pk=request_id, kind=kind).first()
     if request is None or request.status in (DataRequest.Status.DONE, DataRequest.Status.CANCELLED):
         return None
+    token = jobs.take_lease(request)
+    if token is None:
+        return None
     if request.status != DataRequest.Status.RUNNING:
         _move(request, DataRequest.Status.RUNNING, note="Started.")
+    elif request.attempts > 1:
+        DataRequestEvent.objects.create(
+            request=request, status=request.status, note=f"Resumed (run {request.attempts}): the last run stopped."
+        )
     if request.started_at is None:
         request.started_at = timezone.now()
         request.save(update_fields=["started_at", "updated_at"])
-    return request
+    return request, token
 
 
-def _fail(request_id: int, error: Exception) -> None:
+def _fail(request_id: int, error: Exception, *, token: str) -> None:
+    """A run raised: FAILED with a planned retry, or for good after the last attempt."""
+    if isinstance(error, jobs.LeaseLost):
+        return  # another run took over; it decides how this ends
     with transaction.atomic():
         request = DataRequest.objects.select_for_update().get(pk=request_id)
-        if request.can_become(DataRequest.Status.FAILED):
-            _move(request, DataRequest.Status.FAILED, note=f"{type(error).__name__}; see the worker log.")
-        audit.record("privacy.request_failed", subject=request, data={"kind": request.kind})
+        if request.lease_token != token or not request.can_become(DataRequest.Status.FAILED):
+            return
+        note = jobs.plan_retry(request)
+        _move(request, DataRequest.Status.FAILED, note=f"{type(error).__name__}; see the worker log. {note}")
+        audit.record(
+            "privacy.request_failed",
+            subject=request,
+            data={"kind": request.kind, "attempts": request.attempts, "retry": request.retry_at is not None},
+        )
+
+
+def _give_up_lost(request_id: int) -> bool:
+    """The sweeper found a run whose worker vanished and no attempts are left: fail it for good."""
+    with transaction.atomic():
+        request = DataRequest.objects.select_for_update().get(pk=request_id)
+        if request.status != DataRequest.Status.RUNNING or jobs.is_held(request):
+            return False
+        if request.attempts < jobs.max_attempts():
+            return False
+        jobs.release(request)
+        request.retry_at = None
+        _move(
+            request,
+            DataRequest.Status.FAILED,
+            note=f"The worker stopped {request.attempts} times; no more retries. An officer must run it again.",
+        )
+        audit.record("privacy.request_failed", subject=request, data={"kind": request.kind, "lost": True})
+    return True
 
 
 # --- Export -----------------------------------------------------------------------------------
 
 
-def export_dir() -> Path:
-    path = Path(settings.PRIVACY_EXPORT_DIR)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def collect(*, user) -> list[dict]:
-    """The subject's data, one section per exportable registered model (empty ones included)."""
+def collect(*, user, lease: jobs.Lease | None = None) -> list[dict]:
+    """The subject's data, one section per exportable registered model (empty ones included).
+    With a lease, it is kept alive between sections (long exports outlive one lease length)."""
     sections = []
     for entry in declarations():
+        if lease is not None:
+            lease.keep()
         if not entry.export:
             continue
         rows = list(entry.rows_of(user=user, email=user.email).order_by("pk").values("pk", *entry.fields))
@@ -174,19 +223,23 @@ def collect(*, user) -> list[dict]:
 
 def run_export(*, request_id: int) -> str:
     with transaction.atomic():
-        request = _start(request_id, DataRequest.Kind.EXPORT)
-        if request is None:
+        started = _start(request_id, DataRequest.Kind.EXPORT)
+        if started is None:
             return "nothing to do"
+        request, token = started
         user = request.subject
     if user is None:
-        return _finish_export(request_id, name="", note="The account no longer exists.")
+        return _finish_export(request_id, name="", note="The account no longer exists.", token=token)
     try:
-        sections = collect(user=user)
+        lease = jobs.Lease(request_id=request_id, token=token)
+        sections = collect(user=user, lease=lease)
+        lease.keep(now=True)
         generated_at = timezone.now()
         name = f"export-{request_id}-{secrets.token_hex(8)}.zip"
-        directory = export_dir()
-        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".part")
-        with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+        with (
+            archives.spooled(request_id=request_id, token=token) as part,
+            zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as archive,
+        ):
             readme = {
                 "generated_at": generated_at,
                 "account_id": user.pk,
@@ -196,26 +249,28 @@ def run_export(*, request_id: int) -> str:
             }
             archive.writestr("README.json", json.dumps(readme, cls=DjangoJSONEncoder, indent=2))
             for section in sections:
+                lease.keep()
                 archive.writestr(f"{section['model']}.json", json.dumps(section, cls=DjangoJSONEncoder, indent=2))
             html = render_to_string(
                 "privacy/export_summary.html", {"sections": sections, "generated_at": generated_at, "user": user}
             )
             archive.writestr("summary.html", html)
-        os.replace(temporary, directory / name)
+        lease.keep(now=True)
+        name = archives.publish(part, name=name)
     except Exception as error:
-        _fail(request_id, error)
+        _fail(request_id, error, token=token)
         raise
-    return _finish_export(request_id, name=name, note=f"Archive ready ({len(sections)} files).")
+    return _finish_export(request_id, name=name, note=f"Archive ready ({len(sections)} files).", token=token)
 
 
-def _finish_export(request_id: int, *, name: str, note: str) -> str:
+def _finish_export(request_id: int, *, name: str, note: str, token: str) -> str:
     with transaction.atomic():
         request = DataRequest.objects.select_for_update().get(pk=request_id)
-        if request.status != DataRequest.Status.RUNNING:  # another run finished first
-            if name:
-                (export_dir() / name).unlink(missing_ok=True)
+        if request.status != DataRequest.Status.RUNNING or request.lease_token != token:  # another run took over
+            archives.delete(name)
             return request.status
         _delete_archive(request)
+        jobs.release(request)
         request.archive_path = name
         request.archive_expires_at = timezone.now() + EXPORT_LIFETIME if name else None
         request.finished_at = timezone.now()
@@ -223,29 +278,28 @@ def _finish_export(request_id: int, *, name: str, note: str) -> str:
         audit.record("privacy.export_done", subject=request, data={"subject_id": request.subject_ref})
         user = request.subject
     if name and user is not None:
-        send_mail(
+        EmailMessage(
             "Your copy of your data is ready",
             render_to_string(
                 "emails/privacy_export_ready.txt",
                 {"request": request, "url": settings.SITE_URL + reverse("privacy:requests")},
             ),
-            None,
-            [user.email],
-        )
+            to=[user.email],
+            headers=template_headers("emails/privacy_export_ready.txt"),
+        ).send()
     return DataRequest.Status.DONE
 
 
-def archive_file(request: DataRequest) -> Path | None:
-    """The export's file, if the request has a live one."""
+def archive_file(request: DataRequest):
+    """The export's file opened for reading (from the `exports` storage), if the request has a live one."""
     if not request.archive_ready:
         return None
-    path = export_dir() / Path(request.archive_path).name
-    return path if path.is_file() else None
+    return archives.open_archive(request.archive_path)
 
 
 def _delete_archive(request: DataRequest) -> None:
     if request.archive_path:
-        (export_dir() / Path(request.archive_path).name).unlink(missing_ok=True)
+        archives.delete(request.archive_path)
         request.archive_path = ""
         request.archive_expires_at = None
         request.save(update_fields=["archive_path", "archive_expires_at", "updated_at"])
@@ -295,7 +349,10 @@ def run_erasure(*, request_id: int) -> str:
                 _move(request, DataRequest.Status.DEFERRED, note=reason)
             return DataRequest.Status.DEFERRED
         first_run = request.started_at is None
-        request = _start(request_id, DataRequest.Kind.ERASURE)
+        started = _start(request_id, DataRequest.Kind.ERASURE)
+        if started is None:
+            return "nothing to do"  # another run holds the lease
+        request, token = started
         if user is not None and first_run:
             # The address the subject had, for the confirmation and for records keyed by it.
             request.notify_email = user.email
@@ -304,14 +361,15 @@ def run_erasure(*, request_id: int) -> str:
             DataRequestEvent.objects.create(request=request, status=request.status, note=kept_orders_note(user))
     try:
         if user is not None:
-            _erase(request, user)
+            _erase(request, user, token=token)
     except Exception as error:
-        _fail(request_id, error)
+        _fail(request_id, error, token=token)
         raise
     with transaction.atomic():
         request = DataRequest.objects.select_for_update().get(pk=request_id)
-        if request.status != DataRequest.Status.RUNNING:
+        if request.status != DataRequest.Status.RUNNING or request.lease_token != token:
             return request.status
+        jobs.release(request)
         request.finished_at = timezone.now()
         _move(request, DataRequest.Status.DONE, note="Erased; orders kept for accounting without personal data.")
         audit.record("privacy.erasure_done", subject=request, data={"subject_id": request.subject_ref})
@@ -330,16 +388,17 @@ def kept_orders_note(user) -> str:
     if latest is None:
         return "No orders to keep."
     # Kept until the end of the retention period, counted from the end of the latest order's year.
-    until = timezone.localtime(latest).year + settings.SHOP_ORDER_RETENTION_YEARS
+    until = timezone.localtime(latest).year + settings.SHOP_ORDER_RECORD_YEARS
     return (
         f"{orders.count()} order(s) kept without personal data for accounting (legal obligation); "
-        f"amounts and dates are kept until 31 December {until}."
+        f"amounts and dates are kept until 31 December {until}, then deleted (retention policy order_records)."
     )
 
 
-def _erase(request: DataRequest, user) -> None:
+def _erase(request: DataRequest, user, *, token: str) -> None:
     delay = getattr(settings, "PRIVACY_ERASURE_STEP_DELAY", 0)  # tests slow the job down to kill it
     for entry in declarations():
+        jobs.renew(request_id=request.pk, token=token)  # still ours, for another lease length
         with transaction.atomic():
             rows = entry.rows_of(user=user, email=request.notify_email)
             if entry.erasure == "delete":
@@ -369,12 +428,12 @@ def send_erasure_confirmation(*, request_id: int) -> bool:
     request = DataRequest.objects.get(pk=request_id)
     if request.status != DataRequest.Status.DONE or not request.notify_email:
         return False
-    send_mail(
+    EmailMessage(
         "Your account has been deleted",
         render_to_string("emails/privacy_erasure_done.txt", {"request": request}),
-        None,
-        [request.notify_email],
-    )
+        to=[request.notify_email],
+        headers=template_headers("emails/privacy_erasure_done.txt"),
+    ).send()
     DataRequest.objects.filter(pk=request_id).update(notify_email="")
     return True
 
@@ -382,11 +441,15 @@ def send_erasure_confirmation(*, request_id: int) -> bool:
 # --- Sweeper ----------------------------------------------------------------------------------
 
 
-def stuck_requests(*, older_than: timedelta) -> list[DataRequest]:
-    """Requests whose job may have been lost (a broker outage, a killed worker), and deferred ones."""
-    cutoff = timezone.now() - older_than
-    stuck = Q(status__in=(DataRequest.Status.PENDING, DataRequest.Status.RUNNING), updated_at__lt=cutoff)
-    return list(DataRequest.objects.filter(stuck | Q(status=DataRequest.Status.DEFERRED)).order_by("id"))
+def sweep() -> list[DataRequest]:
+    """The requests to enqueue again (shop/privacy/jobs.py says which); lost runs with no attempts
+    left become FAILED for a person instead."""
+    due = []
+    for request in jobs.due_for_sweep():
+        if request.status == DataRequest.Status.RUNNING and _give_up_lost(request.pk):
+            continue
+        due.append(request)
+    return due
 
 
 def unconfirmed_erasures() -> list[int]:

@@ -1,12 +1,12 @@
 """Celery wrappers for data-subject requests: they take ids and call a service. Safe to run twice."""
 
-from datetime import timedelta
 from smtplib import SMTPException
 
 from celery import shared_task
-from django.conf import settings
 
-from . import services
+from shop.core.periodic import run_alone
+
+from . import archives, services
 from .models import DataRequest
 
 
@@ -26,14 +26,16 @@ def send_erasure_confirmation(request_id: int) -> bool:
 
 
 @shared_task(acks_late=True)
+@run_alone("privacy.sweep_data_requests")
 def sweep_data_requests() -> int:
-    """Re-enqueue pending or stuck requests and deferred erasures; finish what was left undone."""
-    minutes = getattr(settings, "PRIVACY_SWEEP_AFTER_MINUTES", 15)
-    stuck = services.stuck_requests(older_than=timedelta(minutes=minutes))
-    for request in stuck:
+    """Every minute: re-enqueue lost, expired-lease, retry-due and deferred requests (shop/privacy/jobs.py);
+    finish confirmations left unsent; delete expired exports and dead runs' spool files."""
+    due = services.sweep()
+    for request in due:
         task = run_export if request.kind == DataRequest.Kind.EXPORT else run_erasure
         task.delay(request.pk)
     for request_id in services.unconfirmed_erasures():
         send_erasure_confirmation.delay(request_id)
     services.purge_expired_exports()
-    return len(stuck)
+    archives.purge_stale_parts()
+    return len(due)

@@ -11,6 +11,9 @@ from shop.accounts.views import step_up_required
 from . import services
 from .models import DataRequest
 
+# The request is saved, but the job queue did not answer: the sweeper starts it once it does.
+QUEUED = "Your request is saved and queued. It starts within a few minutes; we will e-mail you when it is done."
+
 
 @never_cache
 @login_required
@@ -24,8 +27,11 @@ def requests_page(request):
 def request_export(request):
     if request.method != "POST":  # back from the step-up page: ask again, on the page
         return redirect("privacy:requests")
-    services.request_export(subject=request.user)
-    messages.success(request, "We are preparing a copy of your data. We will e-mail you when it is ready.")
+    filed = services.request_export(subject=request.user)
+    if getattr(filed, "waiting_for_broker", False):
+        messages.success(request, QUEUED)
+    else:
+        messages.success(request, "We are preparing a copy of your data. We will e-mail you when it is ready.")
     return redirect("privacy:requests")
 
 
@@ -36,10 +42,13 @@ def request_erasure(request):
     if request.POST.get("confirm") != "yes":
         messages.error(request, "Tick the box to confirm that your account should be deleted.")
         return redirect("privacy:requests")
-    services.request_erasure(subject=request.user)
-    messages.success(
-        request, "Your account will be deleted. We will confirm it by e-mail; orders are kept for accounting."
-    )
+    filed = services.request_erasure(subject=request.user)
+    if getattr(filed, "waiting_for_broker", False):
+        messages.success(request, QUEUED)
+    else:
+        messages.success(
+            request, "Your account will be deleted. We will confirm it by e-mail; orders are kept for accounting."
+        )
     return redirect("privacy:requests")
 
 
@@ -47,10 +56,10 @@ def request_erasure(request):
 @step_up_required
 def download(request, request_id: int):
     data_request = DataRequest.objects.filter(pk=request_id, subject=request.user, kind=DataRequest.Kind.EXPORT).first()
-    path = services.archive_file(data_request) if data_request else None
-    if path is None:
+    archive = services.archive_file(data_request) if data_request else None
+    if archive is None:
         raise Http404("This export does not exist or has expired.")
     services.record_download(request=data_request, actor=request.user)
     return FileResponse(
-        path.open("rb"), as_attachment=True, filename=f"storefront-data-{data_request.received_at:%Y-%m-%d}.zip"
+        archive, as_attachment=True, filename=f"storefront-data-{data_request.received_at:%Y-%m-%d}.zip"
     )

@@ -7,10 +7,13 @@ from datetime import datetime, timedelta
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from shop.accounts.models import User
-from shop.orders.models import Order
+from shop.orders.models import Order, OrderLine
+from shop.payments.models import Payment, Refund
 from shop.privacy import retention, services
 from shop.privacy.models import DataRequest, RetentionRun
 from tests.factories import StoreFactory, UserFactory
@@ -112,6 +115,7 @@ def personal(order):
 
 def test_an_order_keeps_its_personal_data_until_the_period_after_the_end_of_its_year(settings):
     settings.SHOP_ORDER_RETENTION_YEARS = 10
+    settings.SHOP_ORDER_RECORD_YEARS = 12  # the anonymised record stays longer
     order = make_order(local(2014, 3, 15, 12, 0))
     before = personal(order)
 
@@ -134,6 +138,7 @@ def test_an_order_keeps_its_personal_data_until_the_period_after_the_end_of_its_
 
 def test_the_period_is_a_setting_and_counts_whole_calendar_years(settings):
     settings.SHOP_ORDER_RETENTION_YEARS = 6
+    settings.SHOP_ORDER_RECORD_YEARS = 8
     late_in_year = make_order(local(2018, 12, 31, 12, 0))  # a day before its year ends
     early_next_year = make_order(local(2019, 1, 1, 12, 0))  # a day after
 
@@ -161,6 +166,76 @@ def test_a_dry_run_leaves_old_orders_alone(settings):
 
     assert personal(order) == before
     assert "order_personal_data: would anonymise 1 row(s)" in out.getvalue()
+
+
+def _paid_and_refunded(order):
+    payment = Payment.objects.create(
+        order=order,
+        gateway="sandbox",
+        reference=f"ch_{order.pk}",
+        idempotency_key=f"retention-{order.pk}",
+        amount_minor=order.total_minor,
+        currency=order.currency,
+        status=Payment.Status.CAPTURED,
+    )
+    Refund.objects.create(
+        payment=payment, amount_minor=490, reference=f"re_{order.pk}", idempotency_key=f"r-{order.pk}"
+    )
+    OrderLine.objects.create(order=order, product_name="Tea", unit_price_minor=1000, quantity=2)
+    return payment
+
+
+def test_retention_end_deletes_the_order_with_its_lines_payments_and_refunds_after_the_record_period(settings):
+    """What erasure promises: the anonymised order stays for the accounting period, then goes."""
+    settings.SHOP_ORDER_RETENTION_YEARS = 10
+    settings.SHOP_ORDER_RECORD_YEARS = 10
+    order = make_order(local(2014, 3, 15, 12, 0))
+    payment = _paid_and_refunded(order)
+    younger = make_order(local(2015, 1, 1, 12, 0))
+    open_order = make_order(local(2014, 3, 15, 12, 0), status=Order.Status.PAID)
+
+    assert runs_of(retention.apply_all(now=local(2024, 12, 31, 12, 0)))["order_records"] == 0
+    assert Order.objects.filter(pk=order.pk).exists()
+
+    runs = runs_of(retention.apply_all(now=local(2025, 1, 2, 12, 0)))
+
+    assert runs["order_records"] == 1 and runs["order_personal_data"] == 0  # deleted, nothing left to anonymise
+    assert not Order.objects.filter(pk=order.pk).exists()
+    assert not Payment.objects.filter(pk=payment.pk).exists() and not Refund.objects.filter(payment_id=payment.pk)
+    assert not OrderLine.objects.filter(order_id=order.pk).exists()
+    assert Order.objects.filter(pk__in=[younger.pk, open_order.pk]).count() == 2
+    assert runs_of(retention.apply_all(now=local(2025, 1, 2, 12, 0)))["order_records"] == 0
+
+
+def test_an_erased_subjects_kept_orders_go_when_the_erasure_note_says(settings):
+    settings.SHOP_ORDER_RETENTION_YEARS = 10
+    settings.SHOP_ORDER_RECORD_YEARS = 10
+    user = UserFactory()
+    order = make_order(local(2014, 3, 15, 12, 0), user=user)
+
+    note = services.kept_orders_note(user)
+
+    assert "until 31 December 2024, then deleted" in note
+    assert runs_of(retention.apply_all(now=local(2024, 12, 31, 23, 0)))["order_records"] == 0
+    assert runs_of(retention.apply_all(now=local(2025, 1, 1, 0, 30)))["order_records"] == 1
+    assert not Order.objects.filter(pk=order.pk).exists()
+
+
+def test_retention_changes_at_most_a_batch_of_rows_per_transaction(settings):
+    settings.SHOP_RETENTION_BATCH_SIZE = 3
+    settings.SHOP_ORDER_RETENTION_YEARS = 10
+    settings.SHOP_ORDER_RECORD_YEARS = 12
+    orders = [make_order(local(2014, 3, 15, 12, 0)) for _ in range(7)]
+    policy = next(p for p in retention.POLICIES if p.name == "order_personal_data")
+    with CaptureQueriesContext(connection) as queries:
+        assert retention.apply_policy(policy, now=local(2025, 1, 2, 12, 0)) == 7
+
+    claims = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    if connection.vendor == "postgresql":
+        assert len(claims) == 3 and all("SKIP LOCKED" in sql and "LIMIT 3" in sql for sql in claims)
+    assert len(updates) == 3  # 3 + 3 + 1 rows, one transaction each
+    assert {personal(order)[2] for order in orders} == {""}
 
 
 # --- Inactive accounts (SHOP_INACTIVE_ACCOUNT_YEARS, warned 30 days before) ---------------------

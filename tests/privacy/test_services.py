@@ -1,6 +1,7 @@
 import json
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
@@ -72,8 +73,10 @@ def test_export_is_stored_outside_media_and_expires_after_seven_days(subject, se
     request = services.request_export(subject=user)
     services.run_export(request_id=request.pk)
     request.refresh_from_db()
-    path = services.archive_file(request)
-    assert settings.MEDIA_ROOT not in path.parents
+    with services.archive_file(request) as archive:
+        assert zipfile.is_zipfile(archive)
+    path = Path(settings.PRIVACY_EXPORT_DIR) / request.archive_path  # the exports storage's folder
+    assert path.is_file() and Path(settings.MEDIA_ROOT) not in path.parents
     assert (
         timedelta(days=6, hours=23) < request.archive_expires_at - request.received_at <= timedelta(days=7, minutes=1)
     )
@@ -185,7 +188,7 @@ def test_a_half_done_erasure_is_finished_by_the_sweeper(subject, settings):
         settings.PRIVACY_ERASURE_STEP_DELAY = 0
         original = services._erase
 
-        def crash(request, user):
+        def crash(request, user, **_):
             UserSession.objects.filter(user=user).delete()
             raise RuntimeError("worker lost")
 

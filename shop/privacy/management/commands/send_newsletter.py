@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from shop.accounts.models import User
 from shop.core import audit
+from shop.core.mail import template_headers
 from shop.privacy import consent
 
 
@@ -35,7 +36,14 @@ class Command(BaseCommand):
         sent = 0
         with get_connection() as connection:
             for email in recipients.values_list("email", flat=True).iterator(chunk_size=500):
-                message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [email], connection=connection)
+                message = EmailMessage(
+                    subject,
+                    body,
+                    settings.DEFAULT_FROM_EMAIL,
+                    [email],
+                    connection=connection,
+                    headers=template_headers("newsletter (send_newsletter --body-file)"),
+                )
                 sent += message.send()
         audit.record("newsletter.sent", data={"recipients": sent})
         self.stdout.write(f"Sent to {sent} consenting recipient(s).")
