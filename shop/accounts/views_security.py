@@ -31,6 +31,7 @@ def _security_page(request, *, status=200):
         "two_step": selectors.two_step_status(user=request.user),
         "sessions": selectors.sessions_of(user=request.user, current_key=request.session.session_key),
         "add_authenticator_url": _with_security_next("accounts:add_authenticator"),
+        "add_passkey_url": _with_security_next("accounts:add_passkey"),
     }
     return render(request, "accounts/security.html", context, status=status)
 
