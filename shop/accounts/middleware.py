@@ -69,6 +69,7 @@ class MandatoryTwoStepMiddleware:
         "accounts:login_enrol",
         "accounts:login_enrol_passkey",
         "accounts:passkey_sign_in",
+        "accounts:passkey_sign_in_options",
         "accounts:add_passkey",
         "csp_report",
         "healthz",

@@ -150,11 +150,11 @@ def _parse(credential_json: str) -> dict:
 # --- Registration -----------------------------------------------------------------------------
 
 
-def registration_options(*, request, user: User) -> dict:
-    """The options for navigator.credentials.create(), as JSON-ready data; the challenge stays here."""
+def registration_options(*, request, user: User) -> str:
+    """The options for navigator.credentials.create(), as JSON; the challenge stays in the session."""
     options, state = _helper(request).register_begin(user=user)
     _remember(request, "register", state, user)
-    return options
+    return json.dumps(options)
 
 
 def register_passkey(*, request, user: User, credential_json: str, name: str) -> WebAuthnCredential:
@@ -189,13 +189,13 @@ def turn_on_passkey(*, request, user: User, credential_json: str, name: str) -> 
 # --- Using a passkey ----------------------------------------------------------------------------
 
 
-def assertion_options(*, request, purpose: str, user: User | None = None) -> dict:
+def assertion_options(*, request, purpose: str, user: User | None = None) -> str:
     """Options for navigator.credentials.get(). With a user, only their passkeys are offered; without
     one (sign-in with no password) the authenticator offers its discoverable credentials."""
     assert purpose in PURPOSES and purpose != "register"
     options, state = _helper(request).authenticate_begin(user=user, require_user_verification=True)
     _remember(request, purpose, state, user)
-    return options
+    return json.dumps(options)
 
 
 def verify_assertion(*, request, purpose: str, credential_json: str, user: User | None = None) -> WebAuthnCredential:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/verify/", views.login_verify, name="login_verify"),
     path("login/enrol/", views.login_enrol, name="login_enrol"),
     path("login/passkey/", views_passkeys.sign_in, name="passkey_sign_in"),
+    path("login/passkey/options/", views_passkeys.sign_in_options, name="passkey_sign_in_options"),
     path("login/passkey/enrol/", views_passkeys.login_enrol_passkey, name="login_enrol_passkey"),
     path("logout/", views.logout, name="logout"),
     path("confirm/", views.step_up, name="step_up"),

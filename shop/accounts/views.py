@@ -55,13 +55,6 @@ class LoginView(auth_views.LoginView):
             return False  # the admin would send them straight back here: sign in with the passkey
         return user.is_authenticated and (user.is_verified() or not services.needs_second_factor(user))
 
-    def get_context_data(self, **kwargs):
-        # "Sign in with a passkey": a fresh challenge for this session with every page.
-        return {
-            **super().get_context_data(**kwargs),
-            "passkey_options": passkeys.assertion_options(request=self.request, purpose="sign_in"),
-        }
-
     def get_form(self, form_class=None):
         form = super().get_form(form_class)
         if needs_challenge(self.request):  # 3+ failures from this address: prove it is no bot
@@ -89,7 +82,7 @@ class LoginView(auth_views.LoginView):
         return redirect(self.get_success_url())
 
 
-def second_factor_options(request, user) -> dict | None:
+def second_factor_options(request, user) -> str | None:
     """For the code page and the step-up page: passkey options when the person has a passkey."""
     if not passkeys.has_passkey(user=user):
         return None
@@ -145,19 +138,20 @@ def login_verify(request):
                 device = services.verify_second_factor(request=request, user=user, token=form.cleaned_data["token"])
             except services.AccountError as error:
                 form.add_error("token", str(error))
-                return render(
-                    request, "accounts/login_verify.html", {"form": form, "next": _next_url(request)}, status=429
+                status = 429
+            else:
+                if device is not None and passkeys.staff_passkey_required(user):
+                    # Right code, but the admin now needs a passkey: create it before signing in.
+                    services.mark_second_factor_passed(request)
+                    return redirect(_with_next("accounts:login_enrol_passkey", request))
+                if device is not None:
+                    services.complete_login(request=request, user=user, device=device)
+                    return redirect(_next_url(request))
+                if getattr(request, "axes_locked_out", False):
+                    return lockout_response(request)
+                form.add_error(
+                    "token", "That code did not match. Enter the current code from your app, or a backup code."
                 )
-            if device is not None and passkeys.staff_passkey_required(user):
-                # Right code, but the admin now needs a passkey: create it before signing in.
-                services.mark_second_factor_passed(request)
-                return redirect(_with_next("accounts:login_enrol_passkey", request))
-            if device is not None:
-                services.complete_login(request=request, user=user, device=device)
-                return redirect(_next_url(request))
-            if getattr(request, "axes_locked_out", False):
-                return lockout_response(request)
-            form.add_error("token", "That code did not match. Enter the current code from your app, or a backup code.")
     context = {
         "form": form,
         "next": _next_url(request),

@@ -12,7 +12,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -111,12 +111,7 @@ def sign_in(request):
     except passkeys.PasskeyError as error:
         if getattr(request, "axes_locked_out", False):
             return lockout_response(request)
-        context = {
-            "form": EmailAuthenticationForm(request),
-            "next": _next_url(request),
-            "passkey_options": passkeys.assertion_options(request=request, purpose="sign_in"),
-            "passkey_error": str(error),
-        }
+        context = {"form": EmailAuthenticationForm(request), "next": _next_url(request), "passkey_error": str(error)}
         return render(request, "accounts/login.html", context, status=error.status)
     user = device.user
     if not AxesProxyHandler.is_allowed(request, {"username": user.email}):
@@ -124,6 +119,15 @@ def sign_in(request):
     user.backend = BACKEND
     services.complete_login(request=request, user=user, device=device, remember=request.POST.get("remember") == "on")
     return redirect(_next_url(request))
+
+
+@never_cache
+@require_POST
+def sign_in_options(request):
+    """The challenge for "Sign in with a passkey", fetched when the button is pressed (so that the
+    sign-in page itself stays the same for everyone and writes nothing to the session)."""
+    options = passkeys.assertion_options(request=request, purpose="sign_in")
+    return HttpResponse(options, content_type="application/json")
 
 
 @never_cache

@@ -1,8 +1,9 @@
 /* Passkey ceremonies for forms marked data-passkey="create" or data-passkey="get".
  *
- * The page carries the options (with the server's one-time challenge) in a JSON data block,
- * id "passkey-options". A button marked data-passkey-button asks the browser for the passkey,
- * puts its answer in the form's hidden "passkey" field and submits the form. The server checks
+ * The form carries the options (with the server's one-time challenge) as JSON in
+ * data-passkey-options, or names the URL that makes them (data-passkey-options-url). A button
+ * marked data-passkey-button asks the browser for the passkey, puts its answer in the form's
+ * hidden "passkey" field and submits the form. The server checks
  * everything; this script only carries the answer. Uses the vendored @simplewebauthn/browser.
  */
 (function () {
@@ -24,22 +25,37 @@
     return "Your passkey could not be used" + (error && error.message ? ": " + error.message : ".");
   }
 
+  function options(form) {
+    // Either in the page (data-passkey-options) or fetched with this form's CSRF token.
+    if (form.dataset.passkeyOptions) {
+      return Promise.resolve(JSON.parse(form.dataset.passkeyOptions));
+    }
+    var token = form.querySelector("input[name=csrfmiddlewaretoken]");
+    return fetch(form.dataset.passkeyOptionsUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": token ? token.value : "" }
+    }).then(function (response) {
+      if (!response.ok) { throw new Error("the shop did not answer (" + response.status + ")"); }
+      return response.json();
+    });
+  }
+
   function run(form, button) {
     var status = form.querySelector("[data-passkey-status]");
     var field = form.querySelector("input[name=passkey]");
-    var data = document.getElementById("passkey-options");
     var api = window.SimpleWebAuthnBrowser;
-    if (!window.PublicKeyCredential || !api || !data || !field) {
+    if (!window.PublicKeyCredential || !api || !field) {
       show(status, "This browser cannot use passkeys. Use another way to sign in.");
       return;
     }
-    var optionsJSON = JSON.parse(data.textContent);
-    var ceremony = form.dataset.passkey === "create"
-      ? api.startRegistration({ optionsJSON: optionsJSON })
-      : api.startAuthentication({ optionsJSON: optionsJSON });
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
-    ceremony.then(function (answer) {
+    options(form).then(function (optionsJSON) {
+      return form.dataset.passkey === "create"
+        ? api.startRegistration({ optionsJSON: optionsJSON })
+        : api.startAuthentication({ optionsJSON: optionsJSON });
+    }).then(function (answer) {
       field.value = JSON.stringify(answer);
       form.submit();
     }).catch(function (error) {

@@ -31,6 +31,7 @@ _SETTINGS_VARIABLES = {
     "SESSION_COOKIE_AGE",
     "STATIC_ROOT",
     "MEDIA_ROOT",
+    "SITE_URL",
 }
 
 REQUIRED = ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "PICKUP_CODE_KEY"]
@@ -47,6 +48,7 @@ def production_env(tmp_path) -> dict[str, str]:
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/shop",
         REDIS_URL="redis://127.0.0.1:6379/1",
         PICKUP_CODE_KEY=secrets.token_urlsafe(32),
+        SITE_URL="https://shop.example.com",
         VAR_DIR=str(tmp_path / "var"),
         STATIC_ROOT=str(tmp_path / "static"),
         MEDIA_ROOT=str(tmp_path / "media"),
@@ -78,6 +80,17 @@ def test_the_deployment_check_does_catch_an_insecure_production_setting(producti
 
     assert result.returncode != 0
     assert "security.W008" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("site_url", ["http://shop.example.com", "https://203.0.113.7", "http://127.0.0.1:8000"])
+def test_production_refuses_a_site_url_passkeys_cannot_be_bound_to(production_env, site_url):
+    """Passkeys take their relying party from SITE_URL: in production it must be https:// and a domain."""
+    production_env["SITE_URL"] = site_url
+
+    result = _run(["manage.py", "check"], production_env)
+
+    assert result.returncode != 0
+    assert "accounts.E001" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("missing", REQUIRED)
