@@ -257,6 +257,7 @@ OTP_WEBAUTHN_RP_NAME = env.str("SHOP_NAME", default="Storefront")
 OTP_WEBAUTHN_ALLOWED_ORIGINS = [SHOP_PASSKEY_ORIGIN]
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = True  # so every passkey is a discoverable credential
 OTP_WEBAUTHN_HELPER_CLASS = "shop.accounts.passkeys.PasskeyHelper"
+OTP_WEBAUTHN_TIMEOUT_SECONDS = 5 * 60  # a ceremony (and its challenge) lasts this long
 # Staff must sign in with a passkey (phishing-resistant) to open the admin. Off for the demo.
 SHOP_REQUIRE_STAFF_PASSKEY = env.bool("SHOP_REQUIRE_STAFF_PASSKEY", default=False)
 # A passkey confirmation before a pickup code is shown is good for this long, in this session.
