@@ -156,6 +156,7 @@ def login_verify(request):
         "form": form,
         "next": _next_url(request),
         "has_codes": has_codes,
+        "staff_passkey": passkey_only,
         "passkey_options": second_factor_options(request, user),
         "passkey_error": passkey_error,
     }
