@@ -339,3 +339,21 @@ def test_the_passkey_enrolment_at_sign_in_is_closed_before_the_code(clerk_with_a
     response = client.get(reverse("accounts:login_enrol_passkey"))
 
     assert response.status_code == 302 and response["Location"].startswith(VERIFY)
+
+
+def test_a_shop_manager_deletes_a_lost_staff_passkey_in_the_admin_and_it_is_audited(verified_login):
+    manager = UserFactory(is_staff=True)
+    manager.groups.add(Group.objects.get(name=roles.MANAGER))
+    clerk = UserFactory(is_staff=True)
+    device = register(clerk, Authenticator(), name="Lost key")
+    client = Client()
+    verified_login(client, manager)
+    url = reverse("admin:django_otp_webauthn_webauthncredential_delete", args=[device.pk])
+
+    assert "Lost key" in client.get(url).content.decode()
+    response = client.post(url, {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not WebAuthnCredential.objects.filter(pk=device.pk).exists()
+    (event,) = events("passkey.removed")
+    assert event.actor_id == manager.pk and event.subject_id == str(clerk.pk)
