@@ -224,7 +224,7 @@ def remove_totp_device(*, request, user: User, device_id: int) -> None:
         if len(devices) == 1:
             BackupCodeDevice.objects.filter(user=user).delete()
     record("mfa.removed", request=request, user=user, device="totp")
-    notify(user=user, kind="mfa_disabled")
+    notify(user=user, kind="authenticator_removed" if passkeys else "mfa_disabled")
     end_other_sessions(request=request, user=user)
 
 

@@ -357,3 +357,19 @@ def test_a_shop_manager_deletes_a_lost_staff_passkey_in_the_admin_and_it_is_audi
     assert not WebAuthnCredential.objects.filter(pk=device.pk).exists()
     (event,) = events("passkey.removed")
     assert event.actor_id == manager.pk and event.subject_id == str(clerk.pk)
+
+
+def test_removing_the_app_while_a_passkey_stays_says_so_and_keeps_two_step_on(django_capture_on_commit_callbacks):
+    user = UserFactory()
+    app = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    register(user, Authenticator())
+    client = signed_in_client(user)
+    url = reverse("accounts:remove_authenticator", args=[app.pk])
+    assert "Your passkeys keep working" in client.get(url).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, follow=True)
+
+    assert "Two-step sign-in is off" not in response.content.decode()
+    assert "An authenticator app was removed" in mail.outbox[-1].subject
+    assert ">On<" in response.content.decode()
