@@ -58,8 +58,9 @@ class Authenticator:
 
     # --- navigator.credentials.create() ---
 
-    def create(self, options: dict, *, origin=None, rp_id=None, user_verified=True) -> dict:
-        credential = Credential(user_handle=unb64url(options["user"]["id"]))
+    def create(self, options: dict, *, origin=None, rp_id=None, user_verified=True, credential=None) -> dict:
+        """A new credential, or (`credential`) one that exists already, offered again."""
+        credential = credential or Credential(user_handle=unb64url(options["user"]["id"]))
         auth_data = self._auth_data(
             rp_id or options["rp"]["id"], credential.sign_count, user_verified=user_verified, attested=credential
         )

@@ -25,7 +25,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.helpers import WebAuthnHelper
@@ -166,7 +166,8 @@ def register_passkey(*, request, user: User, credential_json: str, name: str) ->
     try:
         with transaction.atomic():
             device = _helper(request, name).register_complete(user=user, state=state, data=data)
-    except (WebAuthnException, KeyError, ValueError, TypeError) as error:
+    except (WebAuthnException, KeyError, ValueError, TypeError, IntegrityError) as error:
+        # IntegrityError: a credential id that is already registered (to anyone) is not taken twice.
         record("passkey.registration_failed", request=request, user=user)
         raise PasskeyError("That passkey could not be added. Please try again, or use another device.") from error
     record("passkey.registered", request=request, user=user, passkey=device.pk)
@@ -204,7 +205,12 @@ def verify_assertion(*, request, purpose: str, credential_json: str, user: User 
     `user` is the account the assertion must belong to (second factor, step-up, presence); None
     for the sign-in without a password, where the passkey names the account.
     """
-    state = _take(request, purpose, user)
+    try:
+        state = _take(request, purpose, user)
+    except PasskeyError:
+        # No challenge waiting: a replayed answer, or one from another session. Refused and audited.
+        record("passkey.failed", request=request, user=user, purpose=purpose, reason="no_challenge")
+        raise
     data = _parse(credential_json)
     device, failure = _check_and_count(request, state=state, data=data, user=user)
     if failure is None:

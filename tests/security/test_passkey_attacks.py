@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -18,6 +19,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 
 from shop.accounts import passkeys, roles
 from shop.core.models import AuditEvent
+from tests.accounts.test_passkeys import ADD, signed_in_client
 from tests.authenticator import Authenticator, options_on, register
 from tests.concurrency import run_at_once
 from tests.factories import PASSWORD, UserFactory
@@ -95,6 +97,7 @@ def test_a_replayed_assertion_is_refused(client, victim):
     options(other)
     assert post_answer(other, answer).status_code == 400
     assert not signed_in(client) and not signed_in(other)
+    assert len(failures("no_challenge")) == 1 and len(failures("invalid")) == 1  # the other challenge
 
 
 def test_an_authenticator_whose_counter_goes_backwards_is_refused_audited_and_reported(
@@ -159,6 +162,19 @@ def test_a_passkey_signs_in_its_own_account_whatever_the_user_handle_claims(clie
 
     assert post_answer(client, answer).status_code == 302
     assert client.session["_auth_user_id"] == str(user.pk) != str(other.pk)
+
+
+def test_a_passkey_registered_twice_is_refused_with_a_400(victim):
+    user, authenticator, _ = victim
+    user.email_verified_at = timezone.now()
+    user.save()
+    client = signed_in_client(user)
+    answer = authenticator.create(options_on(client.get(ADD)), credential=authenticator.credentials[-1])
+
+    response = client.post(ADD, {"name": "Copy", "passkey": json.dumps(answer)})
+
+    assert response.status_code == 400
+    assert WebAuthnCredential.objects.filter(user=user).count() == 1
 
 
 def test_an_unknown_or_malformed_passkey_answer_gets_a_400_not_a_500(client):
