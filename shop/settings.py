@@ -16,6 +16,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -79,6 +80,7 @@ INSTALLED_APPS = [
     "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp_webauthn",  # passkeys as django-otp devices (shop/accounts/passkeys.py)
     "axes",
     "django_altcha",
     "django.forms",  # its widget templates, for FORM_RENDERER below
@@ -293,6 +295,26 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 # The admin never shows a device's secret key or QR code (it is the second factor itself).
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 SHOP_REQUIRE_CUSTOMER_MFA = env.bool("SHOP_REQUIRE_CUSTOMER_MFA", default=False)
+# Passkeys (WebAuthn, README "Passkeys"). The relying party is SITE_URL itself: browsers bind each
+# passkey to that host and sign the origin they saw, so a look-alike site gets nothing it can use.
+# Browsers refuse WebAuthn on an IP address, so outside production a loopback SITE_URL
+# (the default http://127.0.0.1:8000) becomes http://localhost:<port> for passkeys.
+_site = urlsplit(SITE_URL)
+_passkey_host = _site.hostname or ""
+if not PRODUCTION and _passkey_host in {"127.0.0.1", "::1"}:
+    _passkey_host = "localhost"
+SHOP_PASSKEY_RP_ID = _passkey_host
+SHOP_PASSKEY_ORIGIN = f"{_site.scheme}://{_passkey_host}" + (f":{_site.port}" if _site.port else "")
+OTP_WEBAUTHN_RP_ID = SHOP_PASSKEY_RP_ID
+OTP_WEBAUTHN_RP_NAME = env.str("SHOP_NAME", default="Storefront")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [SHOP_PASSKEY_ORIGIN]
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = True  # so every passkey is a discoverable credential
+OTP_WEBAUTHN_HELPER_CLASS = "shop.accounts.passkeys.PasskeyHelper"
+OTP_WEBAUTHN_TIMEOUT_SECONDS = 5 * 60  # a ceremony (and its challenge) lasts this long
+# Staff must sign in with a passkey (phishing-resistant) to open the admin. Off for the demo.
+SHOP_REQUIRE_STAFF_PASSKEY = env.bool("SHOP_REQUIRE_STAFF_PASSKEY", default=False)
+# A passkey confirmation before a pickup code is shown is good for this long, in this session.
+SHOP_PASSKEY_PRESENCE_SECONDS = 5 * 60
 SHOP_BACKUP_CODE_COUNT = 10
 # A step-up (password, and the second factor when enrolled) is good for this long.
 SHOP_STEP_UP_SECONDS = 10 * 60

@@ -3,6 +3,10 @@ from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.template.defaultfilters import pluralize
+from django_otp_webauthn.admin import WebAuthnCredentialAdmin
+from django_otp_webauthn.models import WebAuthnCredential
+
+from shop.core import audit
 
 from . import services
 from .models import User
@@ -65,3 +69,18 @@ class AccessAttemptAdmin(AxesAccessAttemptAdmin):
 
     def delete_queryset(self, request, queryset):
         services.unlock_sign_in(attempts=list(queryset), actor=request.user)
+
+
+@admin.register(WebAuthnCredential)
+class PasskeyAdmin(WebAuthnCredentialAdmin):
+    """Staff with the permission delete a lost passkey here; each deletion is audited with who did it."""
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, WebAuthnCredential.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        for passkey in queryset.select_related("user"):
+            audit.record(
+                "passkey.removed", actor=request.user, subject=passkey.user, data={"passkey": passkey.pk, "by": "admin"}
+            )
+            passkey.delete()

@@ -58,6 +58,16 @@ class ShopAdminSite(OTPAdminSite):
             context["records_of_processing_url"] = reverse("admin:records_of_processing", current_app=self.name)
         return context
 
+    def has_permission(self, request):
+        # Under SHOP_REQUIRE_STAFF_PASSKEY a code from an app is not enough for any admin URL:
+        # the session must have been verified by a passkey (phishing-resistant). Otherwise the
+        # admin sends the person to sign in again, where they use or create their passkey.
+        from . import passkeys
+
+        if not super().has_permission(request):
+            return False
+        return not passkeys.staff_passkey_required(request.user) or passkeys.verified_by_passkey(request)
+
     def login(self, request, extra_context=None):
         user = request.user
         if user.is_authenticated and not (user.is_active and user.is_staff):

@@ -10,7 +10,11 @@ class AccountsConfig(AppConfig):
     default = True
 
     def ready(self):
-        from . import receivers  # noqa: F401  (audit of failed logins and lockouts)
+        from django.core.checks import Tags, register
+
+        from . import checks, receivers  # noqa: F401  (receivers: audit of failed logins and lockouts)
+
+        register(checks.check_passkey_relying_party, Tags.security)
 
         post_migrate.connect(_sync_roles, dispatch_uid="accounts.sync_roles")
 

@@ -67,6 +67,10 @@ class MandatoryTwoStepMiddleware:
         "accounts:login",
         "accounts:login_verify",
         "accounts:login_enrol",
+        "accounts:login_enrol_passkey",
+        "accounts:passkey_sign_in",
+        "accounts:passkey_sign_in_options",
+        "accounts:add_passkey",
         "csp_report",
         "healthz",
     }

@@ -53,6 +53,29 @@ for _model in ("accounts.BackupCodeDevice", "otp_totp.TOTPDevice"):
         export=False,
     )
 
+# Passkeys: the public half of each key (with its signature counter and the attestation the
+# authenticator sent) verifies sign-ins, with the name the person gave it and when it was
+# added and last used. Export gives the name and the two dates (the key material is of no use
+# to the person); erasure deletes the passkeys and the account's WebAuthn user handle.
+declare(
+    "django_otp_webauthn.WebAuthnCredential",
+    fields=["user", "name", "created_at", "last_used_at"],
+    purpose="Passkey sign-in and second factor: the public key, its name, when added and last used.",
+    legal_basis="legitimate interest: account security (Art. 6(1)(f))",
+    subject="user",
+    erasure="delete",
+    eraser="shop.accounts.passkeys.erase_passkeys",
+)
+declare(
+    "django_otp_webauthn.WebAuthnUserHandle",
+    fields=["user"],
+    purpose="The random id under which the person's authenticators keep their passkeys for this shop.",
+    legal_basis="legitimate interest: account security (Art. 6(1)(f))",
+    subject="user",
+    erasure="delete",
+    export=False,
+)
+
 for _model in ("axes.AccessAttempt", "axes.AccessLog", "axes.AccessFailureLog"):
     declare(
         _model,

@@ -54,6 +54,9 @@ ROLE_PERMISSIONS = {
         "accounts.delete_usersession",
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
+        # A member of staff lost their passkey: see it and delete it (audited), so they enrol anew.
+        "django_otp_webauthn.view_webauthncredential",
+        "django_otp_webauthn.delete_webauthncredential",
         # Payments: read them, and refund a captured one (a custom permission on Payment).
         "payments.view_payment",
         "payments.refund_payment",

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 from user_agents import parse
 
 from .models import BackupCodeDevice, User, UserSession
@@ -18,14 +19,24 @@ class TwoStepStatus:
     backup_codes_left: int
     # Whether the account must keep a second factor (staff, or every shopper by setting).
     required: bool
+    passkeys: list[WebAuthnCredential] = ()
+    # Staff under SHOP_REQUIRE_STAFF_PASSKEY must keep a passkey.
+    passkey_required: bool = False
 
     @property
     def on(self) -> bool:
-        return bool(self.authenticators)
+        return bool(self.authenticators) or bool(self.passkeys)
 
     @property
     def last_one_is_required(self) -> bool:
-        return self.required and len(self.authenticators) == 1
+        """The only authenticator app, and no passkey beside it, must stay."""
+        return self.required and len(self.authenticators) + len(self.passkeys) == 1 and bool(self.authenticators)
+
+    @property
+    def last_passkey_is_required(self) -> bool:
+        if len(self.passkeys) != 1:
+            return False
+        return self.passkey_required or (self.required and not self.authenticators)
 
 
 def two_step_status(*, user: User) -> TwoStepStatus:
@@ -35,6 +46,8 @@ def two_step_status(*, user: User) -> TwoStepStatus:
         authenticators=authenticators,
         backup_codes_left=backup.remaining if backup and authenticators else 0,
         required=user.is_staff or settings.SHOP_REQUIRE_CUSTOMER_MFA,
+        passkeys=list(WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("created_at", "pk")),
+        passkey_required=bool(settings.SHOP_REQUIRE_STAFF_PASSKEY and user.is_staff),
     )
 
 

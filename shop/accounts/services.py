@@ -18,6 +18,7 @@ from django.utils.crypto import salted_hmac
 from django_otp import login as otp_login
 from django_otp import user_has_device, verify_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from shop.core import audit
 
@@ -57,6 +58,11 @@ def record(action: str, *, request, user=None, **data) -> None:
     audit.record(action, actor=user, subject=user, data={"address": address_hash(request), **data})
 
 
+def has_code_factor(user: User) -> bool:
+    """An authenticator app (its codes, and the backup codes that belong to it)."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
 def needs_second_factor(user: User) -> bool:
     """Who must pass a second factor at login: everyone enrolled, all staff, all shoppers if the shop says so."""
     return user.is_staff or settings.SHOP_REQUIRE_CUSTOMER_MFA or user_has_device(user, confirmed=True)
@@ -85,6 +91,17 @@ def pending_login_user(request) -> User | None:
     if user is not None:
         user.backend = pending["backend"]
     return user
+
+
+def mark_second_factor_passed(request) -> None:
+    """The code was right, but the sign-in goes on (staff who must still create a passkey)."""
+    pending = request.session.get(PENDING_LOGIN)
+    if pending:
+        request.session[PENDING_LOGIN] = {**pending, "second_factor": True}
+
+
+def pending_second_factor_passed(request) -> bool:
+    return bool((request.session.get(PENDING_LOGIN) or {}).get("second_factor"))
 
 
 def complete_login(*, request, user: User, device=None, remember: bool | None = None) -> None:
@@ -197,7 +214,8 @@ def remove_totp_device(*, request, user: User, device_id: int) -> None:
         device = next((d for d in devices if d.pk == device_id), None)
         if device is None:
             raise AccountError("That authenticator is not on your account any more.")
-        if len(devices) == 1 and (user.is_staff or settings.SHOP_REQUIRE_CUSTOMER_MFA):
+        passkeys = WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
+        if len(devices) == 1 and not passkeys and (user.is_staff or settings.SHOP_REQUIRE_CUSTOMER_MFA):
             raise AccountError(
                 "Your account must keep a second factor. Add another authenticator before removing this one."
             )
@@ -205,7 +223,7 @@ def remove_totp_device(*, request, user: User, device_id: int) -> None:
         if len(devices) == 1:
             BackupCodeDevice.objects.filter(user=user).delete()
     record("mfa.removed", request=request, user=user, device="totp")
-    notify(user=user, kind="mfa_disabled")
+    notify(user=user, kind="authenticator_removed" if passkeys else "mfa_disabled")
     end_other_sessions(request=request, user=user)
 
 
@@ -216,14 +234,22 @@ def step_up_is_fresh(request) -> bool:
     return time.time() - request.session.get(STEP_UP_AT, 0) <= settings.SHOP_STEP_UP_SECONDS
 
 
-def step_up(*, request, user: User, password: str, token: str = "") -> None:
-    """Re-authenticate a signed-in person: the password, and the second factor when enrolled."""
+def step_up(*, request, user: User, password: str, token: str = "", passkey: str = "") -> None:
+    """Re-authenticate a signed-in person: the password, and the second factor when enrolled
+    (a code from the app, a backup code, or a passkey assertion)."""
     if not user.check_password(password or ""):
         record("login.failed", request=request, user=user, step="step_up")
         user_login_failed.send(sender=__name__, credentials={"username": user.email}, request=request)
         raise AccountError("That password is not right.")
-    if user_has_device(user, confirmed=True) and verify_second_factor(request=request, user=user, token=token) is None:
-        raise AccountError("That code did not match.")
+    if passkey:
+        from . import passkeys
+
+        passkeys.verify_assertion(request=request, purpose="step_up", credential_json=passkey, user=user)
+    elif user_has_device(user, confirmed=True):
+        if not has_code_factor(user):
+            raise AccountError("Your account signs in with a passkey: choose “Confirm with a passkey”.")
+        if verify_second_factor(request=request, user=user, token=token) is None:
+            raise AccountError("That code did not match.")
     request.session.cycle_key()
     request.session[STEP_UP_AT] = time.time()
     record("step_up", request=request, user=user)

@@ -19,6 +19,10 @@ NOTICES = {
     "backup_code_used": "A backup code was used to sign in",
     "account_locked": "Sign-in to your account was paused after failed attempts",
     "email_change_requested": "A new e-mail address was requested for your account",
+    "authenticator_removed": "An authenticator app was removed from your account",
+    "passkey_added": "A passkey was added to your account",
+    "passkey_removed": "A passkey was removed from your account",
+    "passkey_cloned": "A copy of one of your passkeys was refused",
 }
 
 

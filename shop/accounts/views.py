@@ -21,7 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from shop.core.redirects import is_local_path, next_from
 from shop.orders import selectors as orders
 
-from . import services
+from . import passkeys, services
 from .challenge import ChallengeField
 from .forms import EmailAuthenticationForm, EnrolForm, NewPasswordForm, StepUpForm, TokenForm
 from .lockout import lockout_response, needs_challenge
@@ -49,6 +49,8 @@ class LoginView(auth_views.LoginView):
         # factor (made staff mid-session, or their device was removed) would otherwise bounce
         # between the admin and this page for ever; they sign in again, through both steps.
         user = self.request.user
+        if passkeys.staff_passkey_required(user) and not passkeys.verified_by_passkey(self.request):
+            return False  # the admin would send them straight back here: sign in with the passkey
         return user.is_authenticated and (user.is_verified() or not services.needs_second_factor(user))
 
     def get_form(self, form_class=None):
@@ -67,7 +69,12 @@ class LoginView(auth_views.LoginView):
         remember = form.cleaned_data.get("remember", False)
         if services.needs_second_factor(user):
             services.begin_login(request=self.request, user=user, remember=remember)
-            step = "accounts:login_verify" if user_has_device(user, confirmed=True) else "accounts:login_enrol"
+            if user_has_device(user, confirmed=True):
+                step = "accounts:login_verify"
+            elif passkeys.staff_passkey_required(user):
+                step = "accounts:login_enrol_passkey"
+            else:
+                step = "accounts:login_enrol"
             return redirect(_with_next(step, self.request))
         services.complete_login(request=self.request, user=user, remember=remember)
         return redirect(self.get_success_url())
@@ -76,6 +83,14 @@ class LoginView(auth_views.LoginView):
         # Django's LoginView follows any relative "next" (e.g. "oops"); ours only a path on this site.
         candidate = self.request.POST.get("next") or self.request.GET.get("next")
         return candidate if candidate and is_local_path(self.request, candidate) else ""
+
+
+def second_factor_options(request, user) -> str | None:
+    """For the code page and the step-up page: passkey options when the person has a passkey."""
+    if not passkeys.has_passkey(user=user):
+        return None
+    purpose = "step_up" if request.user.is_authenticated else "second_factor"
+    return passkeys.assertion_options(request=request, purpose=purpose, user=user)
 
 
 def _pending_or_restart(request):
@@ -88,33 +103,67 @@ def _pending_or_restart(request):
 @never_cache
 @sensitive_post_parameters("token")
 def login_verify(request):
-    """Step 2: the code from the authenticator app, or a backup code."""
+    """Step 2: a passkey, the code from the authenticator app, or a backup code.
+
+    Under the staff passkey policy a member of staff with a passkey must use it; one with only an
+    authenticator app gives its code and then creates a passkey before the sign-in completes.
+    """
     user = _pending_or_restart(request)
     if user is None:
         return redirect("accounts:login")
     if not user_has_device(user, confirmed=True):
         return redirect(_with_next("accounts:login_enrol", request))
+    passkey_only = passkeys.staff_passkey_required(user) and passkeys.has_passkey(user=user)
+    has_codes = services.has_code_factor(user) and not passkey_only
     form = TokenForm(request.POST or None)
     status = 200
+    passkey_error = None
     if request.method == "POST":
         if not AxesProxyHandler.is_allowed(request, {"username": user.email}):
             return lockout_response(request)
         status = 400
-        if form.is_valid():
+        if request.POST.get("passkey"):
+            try:
+                device = passkeys.verify_assertion(
+                    request=request, purpose="second_factor", credential_json=request.POST["passkey"], user=user
+                )
+            except passkeys.PasskeyError as error:
+                if getattr(request, "axes_locked_out", False):
+                    return lockout_response(request)
+                passkey_error = str(error)
+            else:
+                services.complete_login(request=request, user=user, device=device)
+                return redirect(_next_url(request))
+        elif not has_codes:
+            passkey_error = "Use your passkey to sign in." if passkey_only else "Use your passkey to continue."
+        elif form.is_valid():
             try:
                 device = services.verify_second_factor(request=request, user=user, token=form.cleaned_data["token"])
             except services.AccountError as error:
                 form.add_error("token", str(error))
-                return render(
-                    request, "accounts/login_verify.html", {"form": form, "next": _next_url(request)}, status=429
+                status = 429
+            else:
+                if device is not None and passkeys.staff_passkey_required(user):
+                    # Right code, but the admin now needs a passkey: create it before signing in.
+                    services.mark_second_factor_passed(request)
+                    return redirect(_with_next("accounts:login_enrol_passkey", request))
+                if device is not None:
+                    services.complete_login(request=request, user=user, device=device)
+                    return redirect(_next_url(request))
+                if getattr(request, "axes_locked_out", False):
+                    return lockout_response(request)
+                form.add_error(
+                    "token", "That code did not match. Enter the current code from your app, or a backup code."
                 )
-            if device is not None:
-                services.complete_login(request=request, user=user, device=device)
-                return redirect(_next_url(request))
-            if getattr(request, "axes_locked_out", False):
-                return lockout_response(request)
-            form.add_error("token", "That code did not match. Enter the current code from your app, or a backup code.")
-    return render(request, "accounts/login_verify.html", {"form": form, "next": _next_url(request)}, status=status)
+    context = {
+        "form": form,
+        "next": _next_url(request),
+        "has_codes": has_codes,
+        "staff_passkey": passkey_only,
+        "passkey_options": second_factor_options(request, user),
+        "passkey_error": passkey_error,
+    }
+    return render(request, "accounts/login_verify.html", context, status=status)
 
 
 def _qr_data_uri(text: str) -> str:
@@ -190,9 +239,12 @@ def _backup_codes_page(request, codes, *, continue_url):
 @login_required
 @sensitive_post_parameters("password", "token")
 def step_up(request):
-    """Confirm it is really you before a sensitive change (good for 10 minutes)."""
-    needs_token = user_has_device(request.user, confirmed=True)
+    """Confirm it is really you before a sensitive change (good for 10 minutes): the password, and
+    the code from the app or a passkey when the account has them."""
+    needs_token = services.has_code_factor(request.user)
     form = StepUpForm(request.POST or None, needs_token=needs_token)
+    if needs_token and passkeys.has_passkey(user=request.user):
+        form.fields["token"].required = False  # the passkey button answers instead
     status = 200
     if request.method == "POST":
         if not AxesProxyHandler.is_allowed(request, {"username": request.user.email}):
@@ -205,6 +257,7 @@ def step_up(request):
                     user=request.user,
                     password=form.cleaned_data["password"],
                     token=form.cleaned_data.get("token", ""),
+                    passkey=request.POST.get("passkey", ""),
                 )
             except services.AccountError as error:
                 if getattr(request, "axes_locked_out", False):
@@ -212,7 +265,12 @@ def step_up(request):
                 form.add_error(None, str(error))
             else:
                 return redirect(_next_url(request))
-    return render(request, "accounts/step_up.html", {"form": form, "next": _next_url(request)}, status=status)
+    context = {
+        "form": form,
+        "next": _next_url(request),
+        "passkey_options": second_factor_options(request, request.user),
+    }
+    return render(request, "accounts/step_up.html", context, status=status)
 
 
 def step_up_required(view):

@@ -31,6 +31,7 @@ def _security_page(request, *, status=200):
         "two_step": selectors.two_step_status(user=request.user),
         "sessions": selectors.sessions_of(user=request.user, current_key=request.session.session_key),
         "add_authenticator_url": _with_security_next("accounts:add_authenticator"),
+        "add_passkey_url": _with_security_next("accounts:add_passkey"),
     }
     return render(request, "accounts/security.html", context, status=status)
 
@@ -95,12 +96,13 @@ def remove_authenticator(request, device_id: int):
             return _refused(request, "That authenticator is not on your account any more.", status=404)
         raise Http404("No such authenticator on this account.")
     two_step = selectors.two_step_status(user=request.user)
+    turns_off = len(two_step.authenticators) == 1 and not two_step.passkeys
     if request.method == "POST":
         try:
             services.remove_totp_device(request=request, user=request.user, device_id=device.pk)
         except services.AccountError as error:
             return _refused(request, error, status=409)
-        if len(two_step.authenticators) == 1:
+        if turns_off:
             messages.success(
                 request,
                 "Two-step sign-in is off, and your backup codes no longer work. We signed you out everywhere "
@@ -109,7 +111,7 @@ def remove_authenticator(request, device_id: int):
         else:
             messages.success(request, f"{device.name} was removed. We signed you out everywhere else.")
         return redirect("accounts:security")
-    context = {"device": device, "two_step": two_step, "turns_off": len(two_step.authenticators) == 1}
+    context = {"device": device, "two_step": two_step, "turns_off": turns_off}
     return render(request, "accounts/authenticator_remove.html", context)
 
 

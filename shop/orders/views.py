@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from shop.accounts import presence
 from shop.accounts.lockout import client_ip
 from shop.catalog import selectors as catalog
 from shop.catalog.models import Product
@@ -211,6 +212,10 @@ def _order_page(request, order, *, reissue_url: str):
         "tracking_url": dispatch.tracking_url(order),
     }
     codes = pickup.codes_for(order) if order.is_pickup else None
+    if codes is not None and pickup.id_check_required(order) and presence.must_confirm(request):
+        # A valuable pickup: its owner unlocks their passkey first (a stolen, signed-in phone cannot).
+        context["pickup_confirm_url"] = presence.confirm_url(next_url=request.get_full_path())
+        codes = None
     if codes is not None:
         context.update(
             pickup_codes=codes,

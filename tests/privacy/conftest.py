@@ -9,6 +9,8 @@ from shop.accounts.models import BackupCodeDevice, UserSession
 from shop.orders.models import Cart, CartLine, Order, OrderReturn
 from shop.payments.gateways.sandbox.models import SandboxToken
 from shop.payments.models import PaymentMethod
+from tests.authenticator import Authenticator
+from tests.authenticator import register as register_passkey
 from tests.factories import ProductFactory, StoreFactory, UserFactory
 
 
@@ -18,6 +20,7 @@ def make_subject(tag: str, *, order_status=Order.Status.DELIVERED):
     UserSession.objects.create(user=user, session_key=f"{tag}-session".ljust(32, "x"), user_agent=f"{tag}Browser/1.0")
     TOTPDevice.objects.create(user=user, name=f"{tag} phone", confirmed=True)
     BackupCodeDevice.objects.create(user=user, name="backup", confirmed=True)
+    register_passkey(user, Authenticator(), name=f"{tag} passkey")  # with its WebAuthn user handle
     cart = Cart.objects.create(user=user)
     CartLine.objects.create(cart=cart, product=ProductFactory(), quantity=2)
     order = Order.objects.create(

@@ -40,6 +40,7 @@ _SETTINGS_VARIABLES = {
     "TRUSTED_PROXY_HEADER",
     "TRUSTED_PROXY_ADDRESSES",
     "TRUSTED_PROXY_NONE",
+    "SITE_URL",
 }
 
 REQUIRED = [
@@ -72,6 +73,7 @@ def production_env(tmp_path) -> dict[str, str]:
         STRIPE_WEBHOOK_SECRET="whsec_example",
         TRUSTED_PROXY_HEADER="HTTP_X_FORWARDED_FOR",
         TRUSTED_PROXY_ADDRESSES="127.0.0.1,::1",
+        SITE_URL="https://shop.example.com",
         VAR_DIR=str(tmp_path / "var"),
         STATIC_ROOT=str(tmp_path / "static"),
         MEDIA_ROOT=str(tmp_path / "media"),
@@ -103,6 +105,17 @@ def test_the_deployment_check_does_catch_an_insecure_production_setting(producti
 
     assert result.returncode != 0
     assert "security.W008" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("site_url", ["http://shop.example.com", "https://203.0.113.7", "http://127.0.0.1:8000"])
+def test_production_refuses_a_site_url_passkeys_cannot_be_bound_to(production_env, site_url):
+    """Passkeys take their relying party from SITE_URL: in production it must be https:// and a domain."""
+    production_env["SITE_URL"] = site_url
+
+    result = _run(["manage.py", "check"], production_env)
+
+    assert result.returncode != 0
+    assert "accounts.E001" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("missing", REQUIRED)
