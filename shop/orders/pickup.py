@@ -37,7 +37,7 @@ from shop.accounts import roles
 from shop.catalog.models import Store
 from shop.core import audit
 
-from . import guest_links
+from . import fraud, guest_links
 from .models import CROCKFORD, Order, PickupCode
 from .services import OrderError, _transition, cancel_order
 
@@ -48,6 +48,7 @@ LOCKED = (
     "Order {number} is locked after too many wrong pickup codes. "
     "Ask a Shop manager to check the customer's ID and release it."
 )
+HELD = "Order {number} is held for a fraud review: do not hand it over. A fraud analyst decides first."
 DESK_PAUSED = "Too many wrong codes: the desk is paused for 15 minutes. A Shop manager has been told."
 
 TYPED_LENGTH = 8
@@ -407,6 +408,8 @@ def hand_over(*, order_id: int, clerk) -> Order:
                 raise PickupError(NEUTRAL)
             if order.pickup_locked_at is not None:
                 raise PickupError(LOCKED.format(number=order.number))
+            if fraud.is_held(order):
+                raise PickupError(HELD.format(number=order.number))
             now = timezone.now()
             live = list(_live_codes(order.pk, now).values_list("pk", flat=True))
             if not live:

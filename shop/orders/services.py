@@ -14,7 +14,7 @@ from shop.catalog import selectors as catalog
 from shop.catalog.models import Product, Stock, Store
 from shop.core import audit
 
-from . import guest_links
+from . import fraud, guest_links
 from .models import Cart, CartLine, Order, OrderLine
 
 logger = logging.getLogger(__name__)
@@ -153,6 +153,7 @@ def place_order(
     pickup_store: Store | None = None,
     shipping: ShippingAddress | None = None,
     alternate_collector: str = "",
+    client=None,
 ) -> Order:
     """Turn the cart into an order awaiting payment, taking the units from one store's stock.
 
@@ -164,6 +165,9 @@ def place_order(
         raise OrderError("Choose a store for pickup.")
     if fulfillment == Order.Fulfillment.DELIVERY and shipping is None:
         raise OrderError("Enter a delivery address.")
+    assessment = _assess_checkout(
+        cart, email=email, fulfillment=fulfillment, user=user, shipping=shipping, client=client
+    )
     with transaction.atomic():
         cart = Cart.objects.select_for_update().get(pk=cart.pk)
         lines = list(cart.lines.select_related("product"))
@@ -209,6 +213,8 @@ def place_order(
         )
         cart.lines.all().delete()
         cart.save(update_fields=["updated_at"])
+        if assessment is not None:
+            fraud.link(assessment=assessment, order=order)
         audit.record(
             "order.placed",
             actor=order.user,
@@ -219,6 +225,25 @@ def place_order(
 
         send_order_confirmation.delay_on_commit(order.pk)
     return order
+
+
+def _assess_checkout(cart: Cart, *, email, fulfillment, user, shipping, client):
+    """The risk engine's opinion of this checkout (shop/orders/fraud.py); raises OrderError on a block."""
+    lines = list(cart.lines.select_related("product__category"))
+    if not lines:
+        return None  # the empty cart is refused below
+    subtotal = sum(line.line_total_minor for line in lines)
+    total = subtotal + delivery_fee_minor(fulfillment=fulfillment, subtotal_minor=subtotal)
+    return fraud.assess_checkout(
+        lines=lines,
+        email=email,
+        fulfillment=fulfillment,
+        user=user,
+        shipping=shipping,
+        total_minor=total,
+        currency=settings.SHOP_CURRENCY,
+        client=client,
+    )
 
 
 def _take_stock(*, wanted: dict[int, int], fulfillment: str, pickup_store: Store | None) -> Store:

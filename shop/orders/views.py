@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from shop.catalog import selectors as catalog
 from shop.catalog.models import Product
+from shop.risk.device import client_of
 
 from . import guest_links, pickup, selectors, services
 from .forms import AddToCartForm, CheckoutForm, QuantityForm
@@ -116,6 +117,7 @@ def checkout(request):
                     pickup_store=form.cleaned_data["pickup_store"],
                     shipping=form.shipping_address(),
                     alternate_collector=form.cleaned_data["alternate_collector"],
+                    client=client_of(request),
                 )
             except services.OrderError as error:
                 form.add_error(None, str(error))

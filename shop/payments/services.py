@@ -13,6 +13,7 @@ from django.utils import timezone
 from shop.core import audit
 from shop.core.templatetags.money import money
 from shop.orders.models import Order
+from shop.risk import interface as risk
 
 from . import gateways
 from .gateways import base
@@ -60,6 +61,7 @@ def pay_order(
     user=None,
     save_card: bool = False,
     limiter: "DeclineLimiter | None" = None,
+    client: risk.Client | None = None,
 ) -> Payment:
     """Charge the order once. Delivery orders are captured now; pickup orders only authorized,
     and captured when the clerk hands them over.
@@ -92,25 +94,60 @@ def pay_order(
                 )
         except IntegrityError:  # the same key, used for another order at this very moment
             raise PaymentError(_FORM_USED) from None
-        result = gateway.charge(
-            base.ChargeRequest(
-                amount_minor=order.total_minor,
-                currency=order.currency,
-                token=token,
-                idempotency_key=idempotency_key,
-                capture=not order.is_pickup,
-                return_url=return_url,
-                description=f"Order {order.number}",
-                save_card=save_card and user is not None and user.is_authenticated,
+        assessment = _assess(order=order, payment=payment, token=token, user=user, client=client)
+        if assessment.blocked:
+            # Refused like a bank decline, so the attacker cannot tell the risk engine from the bank.
+            payment.status, payment.decline_code = Payment.Status.DECLINED, "risk_blocked"
+            payment.save()
+            audit.record("payment.declined", subject=payment, data={"order_id": order.pk, "risk": assessment.id})
+        else:
+            result = gateway.charge(
+                base.ChargeRequest(
+                    amount_minor=order.total_minor,
+                    currency=order.currency,
+                    token=token,
+                    idempotency_key=idempotency_key,
+                    # A held order is only authorized: captured when a reviewer releases it.
+                    capture=not order.is_pickup and not assessment.held,
+                    return_url=return_url,
+                    description=f"Order {order.number}",
+                    save_card=save_card and user is not None and user.is_authenticated,
+                    three_d_secure=assessment.wants_three_d_secure,
+                )
             )
-        )
-        payment.reference = result.reference
-        _apply(payment, result)
+            payment.reference = result.reference
+            _apply(payment, result)
+            risk.record_payment_result(
+                order_id=order.pk,
+                user_id=order.user_id,
+                client=client or risk.Client(),
+                card_fingerprint=result.card.fingerprint if result.card else "",
+                declined=payment.status == Payment.Status.DECLINED,
+            )
         if result.saved_token and user is not None and user.is_authenticated and result.card:
             _save_card(user=user, gateway=gateway.name, token=result.saved_token, card=result.card)
     if payment.status == Payment.Status.DECLINED and limiter is not None:
         limiter.record_decline(order=order)
     return payment
+
+
+def _assess(*, order: Order, payment: Payment, token: str, user, client) -> risk.Assessment:
+    """Ask the risk engine about this attempt (a saved card's fingerprint is known before the charge)."""
+    saved = ""
+    if user is not None and user.is_authenticated:
+        saved = PaymentMethod.objects.filter(user=user, token=token).values_list("fingerprint", flat=True).first() or ""
+    return risk.assess_payment(
+        facts=risk.PaymentAttemptFacts(
+            order_id=order.pk,
+            order_number=order.number,
+            user_id=order.user_id,
+            amount_minor=order.total_minor,
+            currency=order.currency,
+            client=client or risk.Client(),
+            card_fingerprint=saved,
+            shipping_country=order.shipping_country,
+        )
+    )
 
 
 def complete_action(*, payment: Payment) -> Payment:

@@ -132,6 +132,8 @@ class StripeGateway:
             }
             if request.description:
                 params["description"] = request.description
+            if request.three_d_secure:
+                params["payment_method_options"] = {"card": {"request_three_d_secure": "challenge"}}
             if request.save_card:
                 if not customer:
                     customer = self._call(

@@ -1,0 +1,19 @@
+"""Celery wrappers of the risk engine's nightly jobs (both idempotent: a second run finds less to do)."""
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True)
+def train_risk_model() -> dict:
+    from . import training
+
+    outcome = training.train()
+    outcome.pop("parameters", None)
+    return outcome
+
+
+@shared_task(acks_late=True)
+def purge_risk_records() -> dict:
+    from . import services
+
+    return services.purge()
