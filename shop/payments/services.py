@@ -124,8 +124,8 @@ def pay_order(
                 card_fingerprint=result.card.fingerprint if result.card else "",
                 declined=payment.status == Payment.Status.DECLINED,
             )
-        if result.saved_token and user is not None and user.is_authenticated and result.card:
-            _save_card(user=user, gateway=gateway.name, token=result.saved_token, card=result.card)
+            if result.saved_token and user is not None and user.is_authenticated and result.card:
+                _save_card(user=user, gateway=gateway.name, token=result.saved_token, card=result.card)
     if payment.status == Payment.Status.DECLINED and limiter is not None:
         limiter.record_decline(order=order)
     return payment

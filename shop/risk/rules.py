@@ -79,6 +79,12 @@ RULES: list[Rule] = [
         lambda f: f"{_n(f['max_quantity'])} units of one product",
     ),
     Rule(
+        "buyout",
+        25,
+        lambda f: f["max_quantity"] >= 15,
+        lambda f: "Buys out a product: a reseller's quantity",
+    ),
+    Rule(
         "resale_goods",
         15,
         lambda f: f["high_resale_share"] >= 0.8 and f["total_vs_shop"] > 0.5,
@@ -101,9 +107,15 @@ RULES: list[Rule] = [
     Rule("machine_email", 8, lambda f: f["machine_email"] == 1, lambda f: "E-mail address looks machine-made"),
     # Velocity
     Rule(
+        "repeat_pickup",
+        25,
+        lambda f: f["pickup_id_check"] == 1 and f["orders_device_1h"] >= 0.5,
+        lambda f: "Another high-value pickup order from this device within the hour",
+    ),
+    Rule(
         "device_velocity",
-        15,
-        lambda f: f["orders_device_1h"] >= 2.5,
+        25,
+        lambda f: f["orders_device_1h"] >= 1.5,
         lambda f: f"{_n(f['orders_device_1h'])} orders from this device in the last hour",
     ),
     Rule(
@@ -126,9 +138,15 @@ RULES: list[Rule] = [
     ),
     Rule(
         "many_cards",
-        35,
+        45,
         lambda f: max(f["cards_session_24h"], f["cards_account_24h"]) >= 2.5,
         lambda f: f"{_n(max(f['cards_session_24h'], f['cards_account_24h']))} different cards tried today",
+    ),
+    Rule(
+        "card_testing",
+        40,
+        lambda f: max(f["cards_session_24h"], f["cards_account_24h"]) >= 4.5,
+        lambda f: "Card testing: five or more cards tried from one session or account",
     ),
     Rule(
         "declines",
