@@ -115,7 +115,8 @@ class Assessment:
 
     @property
     def wants_three_d_secure(self) -> bool:
-        return self.action in ("challenge", "review")
+        # A held order is looked at by a person anyway; a challenge is for the grey zone below it.
+        return self.action == "challenge"
 
 
 class OrderSummary(dict):
