@@ -241,8 +241,9 @@ def _payment_for_order(order_id: int, status: str) -> Payment | None:
     return Payment.objects.select_for_update().filter(order_id=order_id, status=status).first()
 
 
-def refund(*, payment: Payment, amount_minor: int, actor, idempotency_key: str) -> Refund:
-    """Give money back: never more than was captured and not yet refunded, once per key."""
+def refund(*, payment: Payment, amount_minor: int, actor, idempotency_key: str, fraud: bool = False) -> Refund:
+    """Give money back: never more than was captured and not yet refunded, once per key.
+    `fraud`: the manager says the order was fraudulent (a label for the risk engine)."""
     if amount_minor <= 0:
         raise PaymentError("Enter an amount above zero.")
     with transaction.atomic():
@@ -278,6 +279,8 @@ def refund(*, payment: Payment, amount_minor: int, actor, idempotency_key: str) 
             subject=payment,
             data={"refund_id": created.pk, "amount_minor": amount_minor, "order_id": payment.order_id},
         )
+        if fraud:
+            risk.record_label(order_id=payment.order_id, source="refund", is_fraud=True, actor=actor)
         from .tasks import send_refund_notice
 
         send_refund_notice.delay_on_commit(created.pk)
@@ -292,6 +295,11 @@ _WEBHOOK_TARGETS = {
     "payment.failed": Payment.Status.DECLINED,
     "payment.voided": Payment.Status.VOIDED,
 }
+
+
+# Provider events that say an order was fraud (Stripe: charge.dispute.created,
+# radar.early_fraud_warning.created; the sandbox sends the shop's own names).
+_FRAUD_EVENTS = {"payment.disputed": "dispute", "payment.fraud_warning": "fraud_warning"}
 
 
 def process_webhook(*, gateway_name: str, event: base.WebhookEvent) -> bool:
@@ -320,6 +328,9 @@ def process_webhook(*, gateway_name: str, event: base.WebhookEvent) -> bool:
                 Payment.Status.VOIDED: base.VOIDED,
             }[target]
             _apply(payment, base.ChargeResult(status=status, reference=payment.reference))
+        if payment is not None and event.type in _FRAUD_EVENTS:
+            # A chargeback or the card network's early fraud warning: the truth the risk model learns from.
+            risk.record_label(order_id=payment.order_id, source=_FRAUD_EVENTS[event.type], is_fraud=True)
         WebhookEvent.objects.filter(pk=record.pk).update(processed_at=timezone.now())
     return True
 

@@ -12,7 +12,7 @@ from shop.orders.models import Order
 from shop.payments.models import Payment
 from shop.risk import selectors
 from shop.risk.interface import NEUTRAL_ORDER_REFUSAL, Client
-from shop.risk.models import RiskAssessment, Review
+from shop.risk.models import Review, RiskAssessment
 from tests.factories import UserFactory
 
 from .conftest import pay

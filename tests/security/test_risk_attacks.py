@@ -20,10 +20,15 @@ from shop.payments.models import Payment
 from shop.risk import services as risk
 from shop.risk.device import COOKIE
 from shop.risk.models import RiskAssessment
-from tests.factories import UserFactory
-from tests.payments.test_sandbox import DELIVERY, pay, place_order, stock  # noqa: F401  (fixture)
+from tests.factories import StockFactory, UserFactory
+from tests.payments.test_sandbox import DELIVERY, pay, place_order
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def stock():
+    return StockFactory(product__price_minor=2500, product__slug="teapot", store__name="Mitte", quantity=20)
 
 
 def _error_text(response) -> str:
@@ -32,12 +37,12 @@ def _error_text(response) -> str:
     return " ".join(re.sub(r"<[^>]+>|\s+", " ", text).strip() for text in found)
 
 
-def _checkout(client, stock, email):  # noqa: F811
+def _checkout(client, stock, email):
     client.post(reverse("orders:cart_add", args=[stock.product.slug]), {"quantity": 1})
     return client.post(reverse("orders:checkout"), {"email": email, **DELIVERY})
 
 
-def test_two_attackers_blocked_by_different_signals_get_the_same_answer(stock):  # noqa: F811
+def test_two_attackers_blocked_by_different_signals_get_the_same_answer(stock):
     risk.add_list_entry(
         kind="email", verdict="block", value="mallory@example.com", reason="dispute", days=30, actor=None
     )
@@ -59,7 +64,7 @@ def test_two_attackers_blocked_by_different_signals_get_the_same_answer(stock): 
     assert not Order.objects.exists()
 
 
-def test_a_risk_block_at_the_pay_page_looks_exactly_like_a_bank_decline(stock):  # noqa: F811
+def test_a_risk_block_at_the_pay_page_looks_exactly_like_a_bank_decline(stock):
     attacker, unlucky = Client(), Client()
     attacker.cookies[COOKIE] = "stolen-cards-rig-01"
     blocked_order = place_order(attacker, stock, email="a.buyer@example.com")
@@ -87,7 +92,7 @@ def test_a_held_pickup_order_cannot_be_handed_over_by_posting_the_desk_directly(
     stock,
     everything_held,
     verified_login,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     shopper = Client()
     order = place_order(shopper, stock, pickup=True)
@@ -113,7 +118,7 @@ def test_a_held_pickup_order_cannot_be_handed_over_by_posting_the_desk_directly(
     assert Payment.objects.get(order=order).status == Payment.Status.AUTHORIZED  # nothing captured
 
 
-def test_paying_a_held_delivery_order_only_authorizes_it_and_keeps_the_hold(stock, everything_held):  # noqa: F811
+def test_paying_a_held_delivery_order_only_authorizes_it_and_keeps_the_hold(stock, everything_held):
     shopper = Client()
     order = place_order(shopper, stock)
 
