@@ -434,6 +434,8 @@ RISK_MODEL_MODE = env.str("RISK_MODEL_MODE", default="shadow")
 # Labels (with at least this many fraud labels among them) before the nightly training runs.
 RISK_MIN_LABELS = env.int("RISK_MIN_LABELS", default=200)
 RISK_MIN_FRAUD_LABELS = env.int("RISK_MIN_FRAUD_LABELS", default=20)
+# Days after which a scored order nobody reported (no dispute, no fraud refund) counts as legitimate.
+RISK_LEGIT_AFTER_DAYS = env.int("RISK_LEGIT_AFTER_DAYS", default=45)
 # Category slugs of goods that resell easily (electronics, gift cards): a large share raises the score.
 RISK_HIGH_RESALE_CATEGORIES = env.list("RISK_HIGH_RESALE_CATEGORIES", default=["electronics", "gift-cards"])
 # Days a risk assessment, review and label is kept (fraud prevention, then deleted by the nightly purge).

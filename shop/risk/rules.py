@@ -109,8 +109,8 @@ RULES: list[Rule] = [
     Rule(
         "repeat_pickup",
         25,
-        lambda f: f["pickup_id_check"] == 1 and f["orders_device_1h"] >= 0.5,
-        lambda f: "Another high-value pickup order from this device within the hour",
+        lambda f: f["pickup_id_check"] == 1 and (f["orders_device_1h"] >= 0.5 or f["orders_address_1h"] >= 1.5),
+        lambda f: "Another high-value pickup order from this device or network within the hour",
     ),
     Rule(
         "device_velocity",

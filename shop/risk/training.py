@@ -1,7 +1,8 @@
 """Nightly training: a model from labelled history, validated on time, promoted only if better.
 
-The split is by time (Le Borgne et al., Fraud Detection Handbook, ch. 5): train on the labels of
-orders scored before the last VALIDATION_DAYS, validate on the most recent ones. A random split
+The split is by time (Le Borgne et al., Fraud Detection Handbook, ch. 5): labels need time to
+mature (a chargeback comes weeks later), so the last RISK_LEGIT_AFTER_DAYS are left out, the
+VALIDATION_DAYS before them validate, and everything older trains. A random split
 would let the model learn from the future of the very fraud rings it is tested on.
 
 Two candidates are fitted, a regularised logistic regression and gradient-boosted trees; the one
@@ -33,10 +34,13 @@ class Example:
     is_fraud: bool
 
 
-def labelled_examples() -> list[Example]:
-    """One example per order: fraud if any source said fraud."""
-    from .models import Label
+def labelled_examples(*, now: datetime | None = None) -> list[Example]:
+    """One example per order: fraud if any source said fraud; legitimate if a reviewer approved it,
+    or if it was scored more than RISK_LEGIT_AFTER_DAYS ago, not blocked, and nobody has reported
+    it since (chargebacks arrive within weeks: until then an order's truth is unknown)."""
+    from .models import Label, RiskAssessment
 
+    now = now or timezone.now()
     by_order: dict[int, Example] = {}
     for label in Label.objects.order_by("scored_at").iterator():
         seen = by_order.get(label.order_id)
@@ -44,6 +48,17 @@ def labelled_examples() -> list[Example]:
             by_order[label.order_id] = Example(label.features, label.scored_at, label.is_fraud)
         elif label.is_fraud:
             seen.is_fraud = True
+    quiet = (
+        RiskAssessment.objects.filter(
+            order_id__isnull=False, created_at__lt=now - timedelta(days=settings.RISK_LEGIT_AFTER_DAYS)
+        )
+        .exclude(action="block")
+        .order_by("order_id", "-created_at")
+        .values_list("order_id", "features", "created_at")
+    )
+    for order_id, features, created_at in quiet.iterator():
+        if order_id not in by_order:  # the latest assessment of the order (ordered newest first)
+            by_order[order_id] = Example(features, created_at, False)
     return list(by_order.values())
 
 
@@ -111,18 +126,24 @@ def _probabilities(kind: str, parameters: dict, x) -> list[float]:
     return [model.probability(kind, parameters, list(row)) for row in x]
 
 
-def train(*, now: datetime | None = None, examples: list[Example] | None = None, store: bool = True) -> dict:
-    """Fit, validate on time, compare, and (if better) promote. Returns what happened."""
+def train(
+    *, now: datetime | None = None, examples: list[Example] | None = None, store: bool = True, current=None
+) -> dict:
+    """Fit, validate on time, compare, and (if better) promote. Returns what happened.
+    `store=False` (the simulator) keeps everything in memory and compares with `current`."""
     from .models import ModelVersion
 
     now = now or timezone.now()
-    examples = labelled_examples() if examples is None else examples
+    examples = labelled_examples(now=now) if examples is None else examples
     fraud = sum(example.is_fraud for example in examples)
     if len(examples) < settings.RISK_MIN_LABELS or fraud < settings.RISK_MIN_FRAUD_LABELS:
         return {"trained": False, "why": f"{len(examples)} labels ({fraud} fraud): not enough yet"}
-    split = now - timedelta(days=VALIDATION_DAYS)
+    # Labels mature: a chargeback arrives weeks after the order, so the latest RISK_LEGIT_AFTER_DAYS
+    # are left out (their truth is still unknown), and the validation weeks are the latest mature ones.
+    mature_until = now - timedelta(days=settings.RISK_LEGIT_AFTER_DAYS)
+    split = mature_until - timedelta(days=VALIDATION_DAYS)
     older = [example for example in examples if example.scored_at < split]
-    recent = [example for example in examples if example.scored_at >= split]
+    recent = [example for example in examples if split <= example.scored_at < mature_until]
     if not recent or not older or len({e.is_fraud for e in older}) < 2 or not any(e.is_fraud for e in recent):
         return {"trained": False, "why": "the training or validation weeks lack fraud or legitimate orders"}
     x_train, y_train = _matrix(older)
@@ -131,7 +152,7 @@ def train(*, now: datetime | None = None, examples: list[Example] | None = None,
     results = {kind: evaluate(_probabilities(kind, params, x_valid), y_valid) for kind, params in candidates.items()}
     best = max(results, key=lambda kind: results[kind]["pr_auc"])
     rules_result = evaluate([rules.evaluate(example.features)[0] / 100 for example in recent], y_valid)
-    active = scoring.active_model() if store else None
+    active = scoring.active_model() if store else current
     baseline = (
         evaluate(_probabilities(active.kind, active.parameters, _matrix_for(recent, active.features)), y_valid)
         if active is not None
@@ -161,7 +182,7 @@ def train(*, now: datetime | None = None, examples: list[Example] | None = None,
             metrics=metrics,
             trained_from=min(example.scored_at for example in older),
             validated_from=split,
-            validated_until=now,
+            validated_until=mature_until,
             label_count=len(examples),
         )
         audit.record(
