@@ -76,7 +76,8 @@ def assess_order(*, facts: OrderFacts) -> Assessment:
 
 def link_order(*, assessment: Assessment, order_id: int, order_number: str) -> None:
     """The order exists now: key the checkout assessment by it, and hold it if the score asked for review."""
-    with transaction.atomic():
+    # No savepoint: the caller's transaction (place_order) already holds everything; one round trip less.
+    with transaction.atomic(savepoint=False):
         RiskAssessment.objects.filter(pk=assessment.id).update(order_id=order_id, order_number=order_number)
         if assessment.held:
             _hold(assessment_id=assessment.id, order_id=order_id, order_number=order_number)
@@ -101,7 +102,7 @@ def assess_payment(*, facts: PaymentAttemptFacts) -> Assessment:
     identities = {**(checkout.identities if checkout else {}), **who}
     decision = scoring.decide(features, listed=selectors.listed(identities=identities, address=facts.client.address))
     feats.count_attempt(who, now=now)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside pay_order's transaction: no savepoint round trips
         review = Review.objects.filter(order_id=facts.order_id).first()
         if review is not None and review.status != Review.Status.APPROVED and decision.action in ("allow", "challenge"):
             decision = scoring.Decision(
