@@ -20,6 +20,7 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_fraud_demo
 	@echo "Storefront: http://127.0.0.1:$(PORT)/   admin: http://127.0.0.1:$(PORT)/admin/"
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "shop.payments.gateways.sandbox",  # the stand-in provider: its own URLs, templates, CSP
     "shop.payments.gateways.stripe",  # its card-element partial and glue script
     "shop.privacy",
+    "shop.risk",
 ]
 
 MIDDLEWARE = [
@@ -110,6 +111,7 @@ MIDDLEWARE = [
     "shop.accounts.middleware.MandatoryTwoStepMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "shop.risk.device.DeviceCookieMiddleware",
     "axes.middleware.AxesMiddleware",
     # Analytics: an aggregate page-view count in our own database, only with consent.
     "shop.privacy.consent.PageViewMiddleware",
@@ -239,6 +241,16 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Data-subject requests: re-enqueue pending ones, expired leases and due retries, resume
     # deferred erasures. Every minute: a killed worker's job is running again a minute later.
+    # Risk: retrain the model on the labelled history (promoted only if it beats the one in use),
+    # and delete assessments, labels and list entries past their retention.
+    "train-risk-model": {
+        "task": "shop.risk.tasks.train_risk_model",
+        "schedule": crontab(hour=2, minute=41),
+    },
+    "purge-risk-records": {
+        "task": "shop.risk.tasks.purge_risk_records",
+        "schedule": crontab(hour=2, minute=11),
+    },
     "sweep-data-requests": {
         "task": "shop.privacy.tasks.sweep_data_requests",
         "schedule": crontab(minute="*"),
@@ -530,3 +542,28 @@ SHOP_CHECKOUT_CHALLENGE_FROM_UNPAID = 1
 SHOP_AUTO_DELIVERED_DAYS = env.int("SHOP_AUTO_DELIVERED_DAYS", default=10)
 # Returns are recorded up to this many days after delivery (EU right of withdrawal).
 SHOP_RETURN_WINDOW_DAYS = env.int("SHOP_RETURN_WINDOW_DAYS", default=14)
+# --- Risk engine (README "Risk engine") ---------------------------------------------------------
+# Keys the hashes of addresses, devices, e-mails and cards that risk counts and lists (HMAC-SHA256).
+# Production should set its own; development derives one from SECRET_KEY under a distinct salt.
+RISK_HASH_KEY = (
+    env.str("RISK_HASH_KEY", default="")
+    or hashlib.sha256(b"storefront-risk-hash-key:" + SECRET_KEY.encode()).hexdigest()
+)
+# Score thresholds (0-100): from CHALLENGE the payment asks for 3-D Secure, from REVIEW the order is
+# held for a fraud analyst, from BLOCK it is refused with a neutral message.
+RISK_CHALLENGE_FROM = env.int("RISK_CHALLENGE_FROM", default=35)
+RISK_REVIEW_FROM = env.int("RISK_REVIEW_FROM", default=60)
+RISK_BLOCK_FROM = env.int("RISK_BLOCK_FROM", default=90)
+# Hours within which a held order should be decided (the review desk highlights late ones).
+RISK_REVIEW_SLA_HOURS = env.int("RISK_REVIEW_SLA_HOURS", default=24)
+# "shadow": the rules decide and an active model only scores beside them; "model": the active model decides.
+RISK_MODEL_MODE = env.str("RISK_MODEL_MODE", default="shadow")
+# Labels (with at least this many fraud labels among them) before the nightly training runs.
+RISK_MIN_LABELS = env.int("RISK_MIN_LABELS", default=200)
+RISK_MIN_FRAUD_LABELS = env.int("RISK_MIN_FRAUD_LABELS", default=20)
+# Days after which a scored order nobody reported (no dispute, no fraud refund) counts as legitimate.
+RISK_LEGIT_AFTER_DAYS = env.int("RISK_LEGIT_AFTER_DAYS", default=45)
+# Category slugs of goods that resell easily (electronics, gift cards): a large share raises the score.
+RISK_HIGH_RESALE_CATEGORIES = env.list("RISK_HIGH_RESALE_CATEGORIES", default=["electronics", "gift-cards"])
+# Days a risk assessment, review and label is kept (fraud prevention, then deleted by the nightly purge).
+RISK_RETENTION_DAYS = env.int("RISK_RETENTION_DAYS", default=365)

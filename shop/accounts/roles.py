@@ -9,6 +9,7 @@ CLERK = "Store clerks"
 COMPLIANCE = "Compliance officers"
 MANAGER = "Shop managers"
 WAREHOUSE = "Warehouse staff"
+FRAUD = "Fraud analysts"
 
 ROLE_PERMISSIONS = {
     # Clerks work only at the pickup desk, for their own stores (Store.staff). No view_order:
@@ -65,6 +66,17 @@ ROLE_PERMISSIONS = {
         "payments.view_paymentmethod",
         # The first-party, aggregate page-view counts (no personal data).
         "privacy.view_pageview",
+    ],
+    # The review desk (approve or reject held orders), the block and allow lists, the model page.
+    FRAUD: [
+        "risk.view_review",
+        "risk.decide_review",
+        "risk.view_riskassessment",
+        "risk.view_listentry",
+        "risk.add_listentry",
+        "risk.delete_listentry",
+        "risk.view_label",
+        "risk.view_modelversion",
     ],
 }
 

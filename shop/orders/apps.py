@@ -7,4 +7,4 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders"
 
     def ready(self):
-        from . import receivers  # noqa: F401  (connects the login signal)
+        from . import fraud, receivers  # noqa: F401  (connect the login and fraud-review signals)

@@ -23,7 +23,7 @@ from django.urls import reverse
 from shop.accounts import roles
 from shop.catalog.models import Store
 
-from . import pickup
+from . import fraud, pickup
 from .models import Order
 
 PERMISSION = "orders.use_pickup_desk"
@@ -236,6 +236,7 @@ def _found(request, site, order, **extra):
         "first_name": (order.user.first_name if order.user_id else "") or "",
         "masked_email": mask_email(order.email),
         "id_check": pickup.id_check_required(order),
+        "held": fraud.is_held(order),
         "ticket": issue_ticket(order_id=order.pk, user=request.user, purpose="hand"),
         **extra,
     }

@@ -24,7 +24,7 @@ from django.utils import timezone
 from shop.catalog.models import Stock
 from shop.core import audit
 
-from . import signals
+from . import fraud, signals
 from .errors import IllegalTransition, NotFulfillable, OrderError
 from .models import Order, OrderLine, OrderReturn
 from .services import _transition, cancel_order, restock
@@ -40,12 +40,17 @@ EXPIRY_BATCH = 500
 def ensure_can_fulfil(order: Order) -> None:
     """Raise NotFulfillable unless this (locked) order may leave the shop: shipped or handed over.
 
-    One place for the rule, called by dispatch.ship_order and pickup.hand_over: a later check
-    (an order held for fraud review) is added here and holds both desks at once.
+    One place for the rule, called by dispatch.ship_order and pickup.hand_over, so an order held
+    for a fraud review (shop.risk) holds both desks at once.
     """
     if order.status not in (Order.Status.PAID, Order.Status.READY_FOR_PICKUP):
         raise NotFulfillable(
             f"Order {order.number} is {order.get_status_display().lower()}: only paid orders leave the shop."
+        )
+    if fraud.is_held(order):
+        raise NotFulfillable(
+            f"Order {order.number} is held for a fraud review: do not hand it over or ship it. "
+            "A fraud analyst decides first."
         )
 
 

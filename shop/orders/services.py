@@ -13,7 +13,7 @@ from shop.catalog import selectors as catalog
 from shop.catalog.models import Product, Stock, Store
 from shop.core import audit
 
-from . import hoarding, signals
+from . import fraud, hoarding, signals
 from .errors import CartError, IllegalTransition, OrderError, OutOfStock, ShareLimit, TooManyOpenOrders
 from .models import Cart, CartLine, Order, OrderLine
 
@@ -142,6 +142,7 @@ def place_order(
     shipping: ShippingAddress | None = None,
     alternate_collector: str = "",
     placement: hoarding.Placement | None = None,
+    client=None,
 ) -> Order:
     """Turn the cart into an order awaiting payment, taking the units from one store's stock for
     the payment window (SHOP_PAYMENT_WINDOW_MINUTES; lifecycle.expire_unpaid gives them back).
@@ -157,6 +158,9 @@ def place_order(
         raise OrderError("Choose a store for pickup.")
     if fulfillment == Order.Fulfillment.DELIVERY and shipping is None:
         raise OrderError("Enter a delivery address.")
+    assessment = _assess_checkout(
+        cart, email=email, fulfillment=fulfillment, user=user, shipping=shipping, client=client
+    )
     with transaction.atomic():
         cart = Cart.objects.select_for_update().get(pk=cart.pk)
         lines = list(cart.lines.select_related("product"))
@@ -206,6 +210,8 @@ def place_order(
         )
         cart.lines.all().delete()
         cart.save(update_fields=["updated_at"])
+        if assessment is not None:
+            fraud.link(assessment=assessment, order=order)
         audit.record(
             "order.placed",
             actor=order.user,
@@ -213,6 +219,25 @@ def place_order(
             data={"fulfillment": fulfillment, "store_id": store.pk, "total_minor": order.total_minor},
         )
     return order
+
+
+def _assess_checkout(cart: Cart, *, email, fulfillment, user, shipping, client):
+    """The risk engine's opinion of this checkout (shop/orders/fraud.py); raises OrderError on a block."""
+    lines = list(cart.lines.select_related("product__category"))
+    if not lines:
+        return None  # the empty cart is refused below
+    subtotal = sum(line.line_total_minor for line in lines)
+    total = subtotal + delivery_fee_minor(fulfillment=fulfillment, subtotal_minor=subtotal)
+    return fraud.assess_checkout(
+        lines=lines,
+        email=email,
+        fulfillment=fulfillment,
+        user=user,
+        shipping=shipping,
+        total_minor=total,
+        currency=settings.SHOP_CURRENCY,
+        client=client,
+    )
 
 
 def _take_stock(*, wanted: dict[int, int], fulfillment: str, pickup_store: Store | None) -> Store:

@@ -10,6 +10,7 @@ from shop.accounts import presence
 from shop.accounts.lockout import client_ip
 from shop.catalog import selectors as catalog
 from shop.catalog.models import Product
+from shop.risk.device import client_of
 
 from . import dispatch, guest_links, hoarding, lifecycle, pickup, selectors, services
 from .forms import AddToCartForm, CheckoutForm, QuantityForm
@@ -128,6 +129,7 @@ def checkout(request):
                     shipping=form.shipping_address(),
                     alternate_collector=form.cleaned_data["alternate_collector"],
                     placement=placement,
+                    client=client_of(request),
                 )
             except services.TooManyOpenOrders as error:
                 return _too_many_open_orders(request, placement, error)

@@ -34,6 +34,11 @@ class RefundForm(forms.Form):
     )
     # One key per rendered form: a double click or a resent POST refunds once.
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    fraud = forms.BooleanField(
+        label="This order was fraud",
+        required=False,
+        help_text="The card's owner did not make this order. The risk engine learns from it.",
+    )
 
     def __init__(self, *args, payment: Payment, **kwargs):
         super().__init__(*args, **kwargs)
@@ -155,6 +160,7 @@ class PaymentAdmin(ReadOnlyAdmin):
                         amount_minor=form.amount_minor,
                         actor=request.user,
                         idempotency_key=form.cleaned_data["idempotency_key"],
+                        fraud=form.cleaned_data["fraud"],
                     )
                 except services.PaymentError as error:
                     self.message_user(request, str(error), messages.ERROR)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from shop.core import audit
 from shop.core.templatetags.money import money
 from shop.orders.models import Order
+from shop.risk import interface as risk
 
 from . import gateways
 from .fingerprints import keyed_fingerprint
@@ -61,6 +62,7 @@ def pay_order(
     user=None,
     save_card: bool = False,
     limiter: "DeclineLimiter | None" = None,
+    client: risk.Client | None = None,
 ) -> Payment:
     """Charge the order once. Delivery orders are captured now; pickup orders only authorized,
     and captured when the clerk hands them over.
@@ -99,25 +101,60 @@ def pay_order(
                 )
         except IntegrityError:  # the same key, used for another order at this very moment
             raise PaymentError(_FORM_USED) from None
-        result = gateway.charge(
-            base.ChargeRequest(
-                amount_minor=order.total_minor,
-                currency=order.currency,
-                token=token,
-                idempotency_key=idempotency_key,
-                capture=not order.is_pickup,
-                return_url=return_url,
-                description=f"Order {order.number}",
-                save_card=save_card and user is not None and user.is_authenticated,
+        assessment = _assess(order=order, payment=payment, token=token, user=user, client=client)
+        if assessment.blocked:
+            # Refused like a bank decline, so the attacker cannot tell the risk engine from the bank.
+            payment.status, payment.decline_code = Payment.Status.DECLINED, "risk_blocked"
+            payment.save()
+            audit.record("payment.declined", subject=payment, data={"order_id": order.pk, "risk": assessment.id})
+        else:
+            result = gateway.charge(
+                base.ChargeRequest(
+                    amount_minor=order.total_minor,
+                    currency=order.currency,
+                    token=token,
+                    idempotency_key=idempotency_key,
+                    # A held order is only authorized: captured when a reviewer releases it.
+                    capture=not order.is_pickup and not assessment.held,
+                    return_url=return_url,
+                    description=f"Order {order.number}",
+                    save_card=save_card and user is not None and user.is_authenticated,
+                    three_d_secure=assessment.wants_three_d_secure,
+                )
             )
-        )
-        payment.reference = result.reference
-        _apply(payment, result)
-        if result.saved_token and user is not None and user.is_authenticated and result.card:
-            _save_card(user=user, gateway=gateway.name, token=result.saved_token, card=result.card)
+            payment.reference = result.reference
+            _apply(payment, result)
+            risk.record_payment_result(
+                order_id=order.pk,
+                user_id=order.user_id,
+                client=client or risk.Client(),
+                card_fingerprint=result.card.fingerprint if result.card else "",
+                declined=payment.status == Payment.Status.DECLINED,
+            )
+            if result.saved_token and user is not None and user.is_authenticated and result.card:
+                _save_card(user=user, gateway=gateway.name, token=result.saved_token, card=result.card)
     if payment.status == Payment.Status.DECLINED and limiter is not None:
         limiter.record_decline(order=order)
     return payment
+
+
+def _assess(*, order: Order, payment: Payment, token: str, user, client) -> risk.Assessment:
+    """Ask the risk engine about this attempt (a saved card's fingerprint is known before the charge)."""
+    saved = ""
+    if user is not None and user.is_authenticated:
+        saved = PaymentMethod.objects.filter(user=user, token=token).values_list("fingerprint", flat=True).first() or ""
+    return risk.assess_payment(
+        facts=risk.PaymentAttemptFacts(
+            order_id=order.pk,
+            order_number=order.number,
+            user_id=order.user_id,
+            amount_minor=order.total_minor,
+            currency=order.currency,
+            client=client or risk.Client(),
+            card_fingerprint=saved,
+            shipping_country=order.shipping_country,
+        )
+    )
 
 
 def complete_action(*, payment: Payment) -> Payment:
@@ -275,8 +312,9 @@ def _payment_for_order(order_id: int, status: str) -> Payment | None:
     return Payment.objects.select_for_update().filter(order_id=order_id, status=status).first()
 
 
-def refund(*, payment: Payment, amount_minor: int, actor, idempotency_key: str) -> Refund:
-    """Give money back: never more than was captured and not yet refunded, once per key."""
+def refund(*, payment: Payment, amount_minor: int, actor, idempotency_key: str, fraud: bool = False) -> Refund:
+    """Give money back: never more than was captured and not yet refunded, once per key.
+    `fraud`: the manager says the order was fraudulent (a label for the risk engine)."""
     if amount_minor <= 0:
         raise PaymentError("Enter an amount above zero.")
     with transaction.atomic():
@@ -312,6 +350,8 @@ def refund(*, payment: Payment, amount_minor: int, actor, idempotency_key: str) 
             subject=payment,
             data={"refund_id": created.pk, "amount_minor": amount_minor, "order_id": payment.order_id},
         )
+        if fraud:
+            risk.record_label(order_id=payment.order_id, source="refund", is_fraud=True, actor=actor)
         from .tasks import send_refund_notice
 
         send_refund_notice.delay_on_commit(created.pk)
@@ -326,6 +366,11 @@ _WEBHOOK_TARGETS = {
     "payment.failed": Payment.Status.DECLINED,
     "payment.voided": Payment.Status.VOIDED,
 }
+
+
+# Provider events that say an order was fraud (Stripe: charge.dispute.created,
+# radar.early_fraud_warning.created; the sandbox sends the shop's own names).
+_FRAUD_EVENTS = {"payment.disputed": "dispute", "payment.fraud_warning": "fraud_warning"}
 
 
 def process_webhook(*, gateway_name: str, event: base.WebhookEvent) -> bool:
@@ -359,6 +404,9 @@ def process_webhook(*, gateway_name: str, event: base.WebhookEvent) -> bool:
                 Payment.Status.VOIDED: base.VOIDED,
             }[target]
             _apply(payment, base.ChargeResult(status=status, reference=payment.reference))
+        if payment is not None and event.type in _FRAUD_EVENTS:
+            # A chargeback or the card network's early fraud warning: the truth the risk model learns from.
+            risk.record_label(order_id=payment.order_id, source=_FRAUD_EVENTS[event.type], is_fraud=True)
         WebhookEvent.objects.filter(pk=record.pk).update(processed_at=timezone.now())
     return True
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from shop.core.client_address import client_address
 from shop.orders import selectors as orders
 from shop.orders.models import Order
+from shop.risk.device import client_of
 
 from . import gateways, integrity, services
 from .forms import PayForm
@@ -146,6 +147,7 @@ def pay(request, number):
             user=request.user,
             save_card=form.cleaned_data.get("save_card", False),
             limiter=_limiter(request),
+            client=client_of(request),
         )
     except services.TooManyDeclines as error:
         return _page(request, order, error=str(error), status=429)

@@ -38,7 +38,13 @@ class FakeGateway:
         return sum(1 for call, _ in self.calls if call == kind)
 
     def charge(self, request: base.ChargeRequest) -> base.ChargeResult:
-        number = self._record("charge", token=request.token, capture=request.capture, key=request.idempotency_key)
+        number = self._record(
+            "charge",
+            token=request.token,
+            capture=request.capture,
+            key=request.idempotency_key,
+            three_d_secure=request.three_d_secure,
+        )
         reference = f"ch_fake_{number}"
         if request.token == "tok_decline":
             return base.ChargeResult(

@@ -1,4 +1,5 @@
 import hashlib
+from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -9,6 +10,7 @@ from shop.accounts.models import BackupCodeDevice, UserSession
 from shop.orders.models import Cart, CartLine, Order, OrderReturn
 from shop.payments.gateways.sandbox.models import SandboxToken
 from shop.payments.models import PaymentMethod
+from shop.risk.models import ListEntry, Review, RiskAssessment
 from tests.authenticator import Authenticator
 from tests.authenticator import register as register_passkey
 from tests.factories import ProductFactory, StoreFactory, UserFactory
@@ -76,6 +78,27 @@ def make_subject(tag: str, *, order_status=Order.Status.DELIVERED):
         post_data="",
         failures_since_start=1,
         attempt_time=timezone.now(),
+    )
+    assessment = RiskAssessment.objects.create(
+        stage="checkout",
+        order_id=order.pk,
+        order_number=order.number,
+        user=user,
+        score=70,
+        action="review",
+        reasons=[{"code": "guest", "text": "Guest checkout", "points": 8}],
+        identities={"email": hashlib.sha256(user.email.encode()).hexdigest()},
+        shipping_hash=hashlib.sha256(tag.encode()).hexdigest(),
+    )
+    Review.objects.create(order_id=order.pk, order_number=order.number, user=user, assessment=assessment)
+    ListEntry.objects.create(
+        kind="email",
+        verdict="block",
+        value_hash=hashlib.sha256(user.email.encode()).hexdigest(),
+        hint="a***@example.com",
+        reason="chargeback",
+        expires_at=timezone.now() + timedelta(days=30),
+        user=user,
     )
     return user, order
 

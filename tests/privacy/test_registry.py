@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 
 from shop.privacy.registry import declarations
 
-SCANNED_APPS = {"accounts", "catalog", "orders", "payments", "sandbox_gateway", "core", "privacy", "auth"}
+SCANNED_APPS = {"accounts", "catalog", "orders", "payments", "sandbox_gateway", "core", "privacy", "auth", "risk"}
 SCANNED_APPS |= {"sessions", "axes", "otp_totp"}
 PERSONAL = re.compile(r"email|name|phone|address|street|city|postal|(^|_)ip(_|$)|user_agent")
 
@@ -31,6 +31,10 @@ IGNORED = {
     ("orders.Order", "shipped_by"),
     ("orders.OrderReturn", "recorded_by"),
     ("payments.Refund", "created_by"),
+    # The fraud analyst who decided a review, listed an entry or labelled an order: staff accountability.
+    ("risk.Review", "decided_by"),
+    ("risk.ListEntry", "created_by"),
+    ("risk.Label", "created_by"),
     # Django's own tables of roles and permissions.
     ("auth.Group", "name"),
     ("auth.Permission", "name"),

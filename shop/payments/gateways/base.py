@@ -36,6 +36,7 @@ class ChargeRequest:
     return_url: str  # where the shopper comes back after a 3-D Secure challenge
     description: str = ""
     save_card: bool = False
+    three_d_secure: bool = False  # ask the bank to challenge the shopper (the risk engine wants it)
 
 
 # ChargeResult.status values

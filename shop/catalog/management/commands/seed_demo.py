@@ -109,6 +109,7 @@ PEOPLE = [
         "role": roles.COMPLIANCE,
     },
     {"email": "manager@example.com", "first_name": "Mo", "password": "demo-manager-2026", "role": roles.MANAGER},
+    {"email": "fraud@example.com", "first_name": "Fran", "password": "demo-fraud-2026", "role": roles.FRAUD},
 ]
 
 

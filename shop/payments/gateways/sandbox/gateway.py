@@ -136,7 +136,7 @@ class SandboxGateway:
         if token.outcome in _DECLINES:
             charge.status = SandboxCharge.Status.DECLINED
             charge.decline_code = _DECLINES[token.outcome]
-        elif token.outcome == SandboxToken.Outcome.REQUIRES_3DS and not token.reusable:
+        elif (token.outcome == SandboxToken.Outcome.REQUIRES_3DS and not token.reusable) or request.three_d_secure:
             charge.status = SandboxCharge.Status.REQUIRES_ACTION
         elif request.capture:
             charge.status = SandboxCharge.Status.CAPTURED

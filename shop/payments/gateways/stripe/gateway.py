@@ -34,6 +34,8 @@ EVENT_TYPES = {
     "payment_intent.payment_failed": "payment.failed",
     "payment_intent.canceled": "payment.voided",
     "charge.refunded": "refund.succeeded",
+    "charge.dispute.created": "payment.disputed",
+    "radar.early_fraud_warning.created": "payment.fraud_warning",
 }
 
 # Which amount of the event's object an event is about.
@@ -132,6 +134,8 @@ class StripeGateway:
             }
             if request.description:
                 params["description"] = request.description
+            if request.three_d_secure:
+                params["payment_method_options"] = {"card": {"request_three_d_secure": "challenge"}}
             if request.save_card:
                 if not customer:
                     customer = self._call(
@@ -266,7 +270,9 @@ class StripeGateway:
             event = json.loads(body)
             stripe_type = str(event["type"])
             obj = event["data"]["object"]
-            reference = obj.get("payment_intent") if obj.get("object") == "charge" else obj.get("id")
+            # Charges, disputes and early fraud warnings name the PaymentIntent they are about.
+            about_intent = obj.get("object") in ("charge", "dispute", "radar.early_fraud_warning")
+            reference = obj.get("payment_intent") if about_intent else obj.get("id")
             data = {key: obj[key] for key in _KEPT_EVENT_FIELDS if key in obj and not isinstance(obj[key], dict)}
             error = obj.get("last_payment_error") or {}
             if error:
