@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from shop.privacy.registry import declarations
 
 SCANNED_APPS = {"accounts", "catalog", "orders", "payments", "sandbox_gateway", "core", "privacy", "auth"}
-SCANNED_APPS |= {"sessions", "axes", "otp_totp"}
+SCANNED_APPS |= {"sessions", "axes", "otp_totp", "operations"}
 PERSONAL = re.compile(r"email|name|phone|address|street|city|postal|(^|_)ip(_|$)|user_agent")
 
 # Fields that look personal but are not a customer's personal data. Each says why.
@@ -29,6 +29,11 @@ IGNORED = {
     # The clerk who handed an order over and the manager who refunded: staff accountability.
     ("orders.Order", "collected_by"),
     ("payments.Refund", "created_by"),
+    # Staff who filed, worked on or reviewed an incident: accountability in the breach register.
+    ("operations.Incident", "responsible"),
+    ("operations.Incident", "created_by"),
+    ("operations.IncidentEntry", "author"),
+    ("operations.SubjectNotification", "reviewed_by"),
     # Django's own tables of roles and permissions.
     ("auth.Group", "name"),
     ("auth.Permission", "name"),
