@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from . import audit
+from .signals import csp_violation_reported
 
 logger = logging.getLogger("shop.csp")
 
@@ -34,6 +35,7 @@ def csp_report(request):
     body = report.get("csp-report", report) if isinstance(report, dict) else {}
     if not isinstance(body, dict):
         return HttpResponseBadRequest("A CSP report must be a JSON object.")
+    csp_violation_reported.send(csp_report)
     logger.warning(
         "CSP violation: %s blocked %s on %s",
         _loggable(body.get("violated-directive") or body.get("effective-directive")),
