@@ -5,6 +5,7 @@ from django.dispatch import receiver
 
 from shop.accounts.signals import challenge_failed, challenge_served
 from shop.core.signals import csp_violation_reported
+from shop.payments.signals import card_testing_refused
 from shop.privacy.signals import erasure_completed
 
 from .backup import ledger
@@ -30,3 +31,8 @@ def count_challenge_failed(sender, **kwargs):
 @receiver(csp_violation_reported, dispatch_uid="operations.count_csp_reports")
 def count_csp_report(sender, **kwargs):
     counters.bump(name=counters.CSP_REPORTED)
+
+
+@receiver(card_testing_refused, dispatch_uid="operations.count_card_testing")
+def count_card_testing_refused(sender, **kwargs):
+    counters.bump(name=counters.CARD_TESTING_REFUSED)

@@ -9,6 +9,7 @@ from ..models import DailyCounter
 CHALLENGE_SERVED = "challenge.served"
 CHALLENGE_FAILED = "challenge.failed"
 CSP_REPORTED = "csp.reported"
+CARD_TESTING_REFUSED = "payment.card_testing_refused"
 
 
 def bump(*, name: str, by: int = 1, day=None) -> None:

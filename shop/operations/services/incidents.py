@@ -30,7 +30,7 @@ def _reference() -> str:
 def file_incident(*, actor, fields: dict, responsible=()) -> Incident:
     with transaction.atomic():
         incident = Incident(**fields, created_by=actor, reference=_reference())
-        _check(incident)
+        check_incident(incident)
         incident.save()
         if responsible:
             incident.responsible.set(responsible)
@@ -50,7 +50,7 @@ def update_incident(*, incident_id: int, actor, fields: dict, responsible=None) 
         changed = sorted(name for name, value in fields.items() if getattr(incident, name) != value)
         for name, value in fields.items():
             setattr(incident, name, value)
-        _check(incident)
+        check_incident(incident)
         if incident.status == Incident.Status.CLOSED and incident.closed_at is None:
             incident.closed_at = timezone.now()
         elif incident.status != Incident.Status.CLOSED:
@@ -65,7 +65,8 @@ def update_incident(*, incident_id: int, actor, fields: dict, responsible=None) 
     return incident
 
 
-def _check(incident: Incident) -> None:
+def check_incident(incident: Incident) -> None:
+    """The rules an incident's fields must meet (the admin form runs them before saving)."""
     if incident.became_aware_at and incident.detected_at and incident.became_aware_at < incident.detected_at:
         raise IncidentError("The shop cannot become aware of an incident before it was detected.")
     if incident.became_aware_at and incident.became_aware_at > timezone.now() + timedelta(minutes=5):
