@@ -1,4 +1,4 @@
-"""The security dashboard's figures. Each is one function with a fixed number of queries,
+"""The security dashboard's figures. Each is one function with a fixed number of queries (1 to 4),
 whatever the period (30 or 90 days): rows are grouped by day in the database, never one query
 per day. Each returns a Figure: the days, one list of numbers per series, and facts in words.
 
@@ -176,7 +176,7 @@ def refunds(days: list[date]) -> Figure:
 
 
 def privacy(days: list[date]) -> Figure:
-    """3 queries: requests received and answered in time per day, open/overdue now, retention runs."""
+    """4 queries: requests received and answered in time per day, open/overdue now, retention runs."""
     start = _start(days)
     received = _by_day(
         DataRequest.objects.filter(received_at__gte=start),
