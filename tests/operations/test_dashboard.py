@@ -154,3 +154,19 @@ def test_counters_add_up_under_repeated_bumps(db):
     for _ in range(3):
         counters.bump(name="x")
     assert DailyCounter.objects.get(name="x").count == 3
+
+
+def test_seed_activity_fills_every_figure_and_keeps_the_audit_chain_intact(db):
+    from django.core.management import call_command
+
+    call_command("seed_demo", "--activity", stdout=io.StringIO())
+    period = selectors.period_days(30)
+    for name in ("sign-ins", "challenges", "payments", "privacy", "integrity"):
+        figure = selectors.FIGURES[name](period)
+        assert any(sum(values) for values in figure.series.values()), name
+    assert selectors.refunds(selectors.period_days(90)).totals["Refunds"] > 0
+    checked, broken = audit.verify()
+    assert broken is None and checked > 300
+    out = io.StringIO()
+    call_command("seed_activity", stdout=out)
+    assert "already there" in out.getvalue()
