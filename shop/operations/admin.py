@@ -67,7 +67,7 @@ class IncidentForm(forms.ModelForm):
 
 
 class EntryForm(forms.Form):
-    text = forms.CharField(label="Add to the timeline", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+    text = forms.CharField(label="What happened or was done", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
 
 
 class AuthorityForm(forms.Form):

@@ -10,12 +10,12 @@ from django.utils.html import escape
 # Colour-blind-safe palette (Okabe-Ito), dark enough on white.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00")
 WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 34, 28
+LEFT, RIGHT, TOP, BOTTOM = 44, 28, 34, 28
 
 
 def _nice_max(value: int) -> int:
-    if value <= 5:
-        return 5
+    if value <= 4:
+        return 4
     magnitude = 10 ** (len(str(int(value))) - 1)
     for step in (1, 2, 5, 10):
         if value <= step * magnitude:
