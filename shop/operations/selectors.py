@@ -63,7 +63,7 @@ def _by_day(queryset, *, date_field: str, group: str | None, days: list[date], n
     rows = (
         queryset.annotate(day=TruncDate(date_field, tzinfo=timezone.get_current_timezone()))
         .values(*keys)
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))  # COUNT(*): no column beyond the index is read
         .order_by()
     )
     for row in rows:
