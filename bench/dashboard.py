@@ -3,8 +3,8 @@
     .venv/bin/python bench/dashboard.py [--events 1000000]
 
 Uses its own database `shop_bench_ops` on 127.0.0.1:5432 (dropped and recreated each run).
-The events are inserted in time order (as the shop writes them) by one INSERT ... SELECT generate_series (the bench measures reads; the
-hash chain is not what is timed here, and the rows are not chained). Then each figure's selector
+The events are inserted in time order (as the shop writes them) by one INSERT ... SELECT
+generate_series (the bench measures reads: the rows are not hash-chained). Then each figure's selector
 runs for 30 and 90 days, five times each, and the median is printed, with the whole page's
 selectors together. Not part of `make test`.
 """
@@ -39,8 +39,9 @@ def main():
     env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}", "DATABASE_POOL": "false"}
     env["VAR_DIR"] = tempfile.mkdtemp(prefix="bench-ops-")
     env.pop("REDIS_URL", None)
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", DB], check=True)
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
+    dropdb = ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", DB]
+    subprocess.run(dropdb, check=True)  # noqa: S603, S607 -- fixed arguments, no shell
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)  # noqa: S603, S607
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
