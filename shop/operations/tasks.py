@@ -38,10 +38,3 @@ def verify_audit_chain():
     from .services.verification import verify_audit_chain as verify
 
     return verify().intact
-
-
-@shared_task(acks_late=True)
-def create_backup():
-    from .backup.archive import create_backup as backup
-
-    return backup().path.name

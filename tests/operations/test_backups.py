@@ -141,6 +141,9 @@ def test_backups_past_retention_are_deleted_but_never_the_newest(backup_settings
     backup_settings.BACKUP_RETENTION_DAYS = 30
     assert archive.prune_backups(now=now) == names[:2]
     assert [b.path for b in archive.list_backups()] == names[2:]
+    from shop.privacy.models import RetentionRun
+
+    assert RetentionRun.objects.get(policy="backups").rows_affected == 2
 
 
 @pytest.mark.postgres

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,6 +135,9 @@ def list_backups() -> list[Backup]:
 
 def prune_backups(*, now: datetime | None = None) -> list[Path]:
     """Delete backups older than BACKUP_RETENTION_DAYS, never the newest one."""
+    from shop.privacy.models import RetentionRun
+
+    started = time.monotonic()
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.BACKUP_RETENTION_DAYS)
     backups = list_backups()
@@ -142,6 +146,10 @@ def prune_backups(*, now: datetime | None = None) -> list[Path]:
         if backup.created_at < cutoff:
             backup.path.unlink(missing_ok=True)
             removed.append(backup.path)
+    # Listed with the other retention policies' runs (Privacy -> Retention runs).
+    RetentionRun.objects.create(
+        policy="backups", rows_affected=len(removed), duration=timedelta(seconds=time.monotonic() - started)
+    )
     if removed:
         audit.record("backup.pruned", data={"files": [p.name for p in removed]})
     return removed
