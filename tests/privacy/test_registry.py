@@ -34,6 +34,7 @@ IGNORED = {
     ("operations.Incident", "created_by"),
     ("operations.IncidentEntry", "author"),
     ("operations.SubjectNotification", "reviewed_by"),
+    ("operations.DailyCounter", "name"),  # the name of a counter ("challenge.served"), not of a person
     # Django's own tables of roles and permissions.
     ("auth.Group", "name"),
     ("auth.Permission", "name"),

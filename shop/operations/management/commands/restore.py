@@ -30,11 +30,9 @@ class Command(BaseCommand):
         name = str(connections["default"].settings_dict["NAME"])
         self.stdout.write(f"This replaces ALL data in database {name!r} (and MEDIA_ROOT) with {path.name}.")
         if confirm is None:
-            if not options.get("interactive", True):
-                raise CommandError("Give --confirm DATABASE to restore without a prompt.")
             try:
                 confirm = input("Type the database name to go ahead: ")
-            except EOFError:
+            except EOFError:  # no terminal (a script): --confirm DATABASE is the only way
                 confirm = ""
         if confirm.strip() != name:
             raise CommandError("Not confirmed: nothing was changed.")
