@@ -93,10 +93,13 @@ INSTALLED_APPS = [
     "shop.payments.gateways.stripe",  # its card-element partial and glue script
     "shop.privacy",
     "shop.risk",
+    "shop.operations",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # 503 for everything but the health checks while a restore re-applies the erasure ledger.
+    "shop.operations.middleware.RestoreGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     # Before the session (its key is a cookie) and every view: a NUL byte is a 400, not a DataError.
@@ -214,6 +217,20 @@ CELERY_TIMEZONE = "UTC"
 CELERY_IMPORTS = ["shop.privacy.retention"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    # Security operations (shop/operations): readiness heartbeat, breach clock, audit chain, backups.
+    "operations-beat-heartbeat": {"task": "shop.operations.tasks.beat_heartbeat", "schedule": crontab()},
+    "operations-breach-reminders": {
+        "task": "shop.operations.tasks.send_breach_reminders",
+        "schedule": crontab(minute="*/10"),
+    },
+    "operations-sweep-subject-notifications": {
+        "task": "shop.operations.tasks.sweep_subject_notifications",
+        "schedule": crontab(),
+    },
+    "operations-verify-audit-chain": {
+        "task": "shop.operations.tasks.verify_audit_chain",
+        "schedule": crontab(hour=4, minute=7),
+    },
     "resend-unsent-order-confirmations": {
         "task": "shop.orders.tasks.sweep_order_confirmations",
         "schedule": crontab(minute="*/5"),
@@ -542,6 +559,7 @@ SHOP_CHECKOUT_CHALLENGE_FROM_UNPAID = 1
 SHOP_AUTO_DELIVERED_DAYS = env.int("SHOP_AUTO_DELIVERED_DAYS", default=10)
 # Returns are recorded up to this many days after delivery (EU right of withdrawal).
 SHOP_RETURN_WINDOW_DAYS = env.int("SHOP_RETURN_WINDOW_DAYS", default=14)
+
 # --- Risk engine (README "Risk engine") ---------------------------------------------------------
 # Keys the hashes of addresses, devices, e-mails and cards that risk counts and lists (HMAC-SHA256).
 # Production should set its own; development derives one from SECRET_KEY under a distinct salt.
@@ -567,3 +585,23 @@ RISK_LEGIT_AFTER_DAYS = env.int("RISK_LEGIT_AFTER_DAYS", default=45)
 RISK_HIGH_RESALE_CATEGORIES = env.list("RISK_HIGH_RESALE_CATEGORIES", default=["electronics", "gift-cards"])
 # Days a risk assessment, review and label is kept (fraud prevention, then deleted by the nightly purge).
 RISK_RETENTION_DAYS = env.int("RISK_RETENTION_DAYS", default=365)
+
+# --- Security operations (README "Security operations") ----------------------------------------
+# security.txt (RFC 9116): where researchers report, until when the file holds, the policy page.
+SECURITY_CONTACT = env.list("SECURITY_CONTACT", default=["mailto:security@localhost"])
+SECURITY_TXT_EXPIRES_DAYS = env.int("SECURITY_TXT_EXPIRES_DAYS", default=180)
+SECURITY_POLICY_URL = env.str("SECURITY_POLICY_URL", default="")
+# The data protection officer: breach reminders go there as well as to the managers.
+SHOP_DPO_EMAIL = env.str("DPO_EMAIL", default="")
+# Backups: encrypted (AES-256-GCM) under BACKUP_KEY into BACKUP_DIR, kept BACKUP_RETENTION_DAYS.
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+BACKUP_KEY = env.str("BACKUP_KEY", default="")
+BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=30)
+# The erasure ledger lives outside the backups, so a restore can be followed by every erasure since.
+ERASURE_LEDGER_PATH = Path(env.str("ERASURE_LEDGER_PATH", default=str(VAR_DIR / "ledger" / "erasures.jsonl")))
+ERASURE_LEDGER_KEY = (
+    env.str("ERASURE_LEDGER_KEY", default="")
+    or hashlib.sha256(b"storefront-erasure-ledger-key:" + SECRET_KEY.encode()).hexdigest()
+)
+# Readiness fails below this much free disk where exports and backups are written.
+HEALTH_MIN_FREE_DISK_MB = env.int("HEALTH_MIN_FREE_DISK_MB", default=500)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("payments/", include("shop.payments.urls")),
     path("csp-report/", core_views.csp_report, name="csp_report"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("", include("shop.operations.urls")),
     path("", include("shop.payments.urls_pay")),
     path("", include("shop.orders.urls")),
     path("", include("shop.catalog.urls")),

@@ -20,6 +20,8 @@ from django.forms import ValidationError
 from django_altcha import AltchaField, AltchaWidget, get_altcha_challenge, get_challenge_expire_seconds
 from django_altcha.conf import get_setting
 
+from .signals import challenge_failed, challenge_served
+
 # Hashes a browser tries at most: well under a second with crypto.subtle, about 0.1 s in Python.
 MAX_NUMBER = 50_000
 
@@ -40,6 +42,7 @@ class ChallengeWidget(AltchaWidget):
         context = super(AltchaWidget, self).get_context(name, value, attrs)
         challenge = get_altcha_challenge(max_number=self.options.get("maxnumber"), expires=self.options.get("expire"))
         context["widget"]["challenge_json"] = json.dumps(challenge.__dict__)
+        challenge_served.send(ChallengeWidget)
         # A solution works once: never hand a used one back on a re-rendered form.
         context["widget"]["value"] = None
         context["widget"]["described_by"] = context["widget"]["attrs"].get("aria-describedby", "")
@@ -68,6 +71,13 @@ class ChallengeField(AltchaField):
         )
         kwargs.setdefault("maxnumber", MAX_NUMBER)
         super().__init__(**kwargs)
+
+    def validate(self, value):
+        try:
+            super().validate(value)
+        except ValidationError:
+            challenge_failed.send(ChallengeField)
+            raise
 
     def replay_attack_protection(self, payload):
         challenge = _challenge_of(payload)

@@ -30,6 +30,12 @@ ROLE_PERMISSIONS = {
         # Read-only registers of the compliance desk (consent proof export needs only view).
         "privacy.view_consentrecord",
         "privacy.view_retentionrun",
+        # The incident and breach register (GDPR Art. 33/34) and the security dashboard.
+        "operations.view_incident",
+        "operations.add_incident",
+        "operations.change_incident",
+        "operations.notify_subjects",
+        "operations.view_security_dashboard",
     ],
     MANAGER: [
         "catalog.view_category",
@@ -66,6 +72,9 @@ ROLE_PERMISSIONS = {
         "payments.view_paymentmethod",
         # The first-party, aggregate page-view counts (no personal data).
         "privacy.view_pageview",
+        # Security operations: read the incident register, the security dashboard.
+        "operations.view_incident",
+        "operations.view_security_dashboard",
     ],
     # The review desk (approve or reject held orders), the block and allow lists, the model page.
     FRAUD: [

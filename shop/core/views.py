@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from . import audit
+from .signals import csp_violation_reported
 
 logger = logging.getLogger("shop.csp")
 
@@ -36,6 +37,7 @@ def csp_report(request):
         return HttpResponseBadRequest("A CSP report must be a JSON object.")
     # The log keeps the directive, what was blocked (its host or the browser's keyword) and the
     # page's path: never a full URL, whose query string can carry a search, a token or an address.
+    csp_violation_reported.send(csp_report)
     logger.warning(
         "CSP violation: %s blocked %s on %s",
         _loggable(str(body.get("violated-directive") or body.get("effective-directive") or "").split(" ")[0]),

@@ -19,6 +19,7 @@ from . import gateways
 from .fingerprints import keyed_fingerprint
 from .gateways import base
 from .models import Payment, PaymentMethod, Refund, WebhookEvent
+from .signals import card_testing_refused
 
 logger = logging.getLogger(__name__)
 
@@ -462,6 +463,7 @@ class DeclineLimiter:
 
     def check(self) -> None:
         if self.count() >= settings.SHOP_DECLINE_LIMIT:
+            card_testing_refused.send(DeclineLimiter)
             raise TooManyDeclines(
                 "Too many declined payments in a short time. Wait an hour, or contact us if you need help."
             )

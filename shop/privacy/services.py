@@ -28,6 +28,7 @@ from shop.core.mail import template_headers
 from . import archives, jobs
 from .models import DataRequest, DataRequestEvent
 from .registry import declarations
+from .signals import erasure_completed
 
 EXPORT_LIFETIME = timedelta(days=7)
 # An erasure waits while an order is still being fulfilled (or could still be refunded).
@@ -373,6 +374,9 @@ def run_erasure(*, request_id: int) -> str:
         request.finished_at = timezone.now()
         _move(request, DataRequest.Status.DONE, note="Erased; orders kept for accounting without personal data.")
         audit.record("privacy.erasure_done", subject=request, data={"subject_id": request.subject_ref})
+        erasure_completed.send(
+            DataRequest, request_id=request.pk, subject_id=request.subject_ref, email=request.notify_email
+        )
     send_erasure_confirmation(request_id=request_id)
     return DataRequest.Status.DONE
 

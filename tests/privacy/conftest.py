@@ -7,6 +7,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from shop.accounts.models import BackupCodeDevice, UserSession
+from shop.operations.models import Incident, SubjectNotice, SubjectNotification
 from shop.orders.models import Cart, CartLine, Order, OrderReturn
 from shop.payments.gateways.sandbox.models import SandboxToken
 from shop.payments.models import PaymentMethod
@@ -100,6 +101,19 @@ def make_subject(tag: str, *, order_status=Order.Status.DELIVERED):
         expires_at=timezone.now() + timedelta(days=30),
         user=user,
     )
+    # Told about a personal-data breach (shop/operations).
+    incident = Incident.objects.create(
+        reference=f"INC-TEST-{user.pk}",
+        title="breach",
+        category="confidentiality",
+        severity="low",
+        description="-",
+        detected_at=timezone.now(),
+        became_aware_at=timezone.now(),
+        is_breach=True,
+    )
+    notification = SubjectNotification.objects.create(incident=incident, subject_line="s", body="b")
+    SubjectNotice.objects.create(notification=notification, user=user, user_ref=user.pk)
     return user, order
 
 

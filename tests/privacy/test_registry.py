@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from shop.privacy.registry import declarations
 
 SCANNED_APPS = {"accounts", "catalog", "orders", "payments", "sandbox_gateway", "core", "privacy", "auth", "risk"}
-SCANNED_APPS |= {"sessions", "axes", "otp_totp"}
+SCANNED_APPS |= {"sessions", "axes", "otp_totp", "operations"}
 PERSONAL = re.compile(r"email|name|phone|address|street|city|postal|(^|_)ip(_|$)|user_agent")
 
 # Fields that look personal but are not a customer's personal data. Each says why.
@@ -35,6 +35,12 @@ IGNORED = {
     ("risk.Review", "decided_by"),
     ("risk.ListEntry", "created_by"),
     ("risk.Label", "created_by"),
+    # Staff who filed, worked on or reviewed an incident: accountability in the breach register.
+    ("operations.Incident", "responsible"),
+    ("operations.Incident", "created_by"),
+    ("operations.IncidentEntry", "author"),
+    ("operations.SubjectNotification", "reviewed_by"),
+    ("operations.DailyCounter", "name"),  # the name of a counter ("challenge.served"), not of a person
     # Django's own tables of roles and permissions.
     ("auth.Group", "name"),
     ("auth.Permission", "name"),

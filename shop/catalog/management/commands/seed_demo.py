@@ -123,6 +123,11 @@ def _stock_level(product_index: int, store_index: int) -> int:
 class Command(BaseCommand):
     help = "Load demo categories, products, stores, stock and demo accounts (embedded mode only)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--activity", action="store_true", help="also add a few weeks of activity for the security dashboard"
+        )
+
     def handle(self, *args, **options):
         if settings.PRODUCTION:
             raise CommandError("seed_demo creates accounts with published passwords; it never runs in production.")
@@ -168,6 +173,10 @@ class Command(BaseCommand):
                 key = b32encode(device.bin_key).decode().rstrip("=")
                 self.stdout.write(f"  {person['email']:<26} key: {key}")
                 self.stdout.write(f"  {'':<26} {device.config_url}")
+        if options.get("activity"):
+            from django.core.management import call_command
+
+            call_command("seed_activity", stdout=self.stdout)
 
     def _person(self, person) -> User:
         user = User.objects.filter(email=person["email"]).first() or User(email=person["email"])
