@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from shop.catalog import selectors as catalog
+from shop.catalog import services as catalog_services
 from shop.catalog.models import Product, Stock, Store
 from shop.core import audit
 
@@ -242,6 +243,7 @@ def _take_stock(*, wanted: dict[int, int], fulfillment: str, pickup_store: Store
             for row in store_rows:
                 row.quantity = F("quantity") - wanted[row.product_id]
             Stock.objects.bulk_update(store_rows, ["quantity"])
+            catalog_services.catalogue_changed()  # bulk_update sends no signal: stock shows on pages
             return Store.objects.get(pk=store_id)
     if fulfillment == Order.Fulfillment.PICKUP:
         short = _shortfall(wanted, by_store.get(pickup_store.pk, []))
@@ -297,6 +299,7 @@ def cancel_order(*, order: Order, actor=None, reason: str = "") -> Order:
             Stock.objects.filter(store=order.store, product_id=line.product_id).update(
                 quantity=F("quantity") + line.quantity
             )
+        catalog_services.catalogue_changed()
         audit.record("order.cancelled", actor=actor, subject=order, data={"reason": reason[:200]})
     return order
 

@@ -1,0 +1,21 @@
+"""Admin edits and other save()/delete() calls on catalog rows move the catalogue version on.
+
+Bulk writes (QuerySet.update, bulk_update, bulk_create) send no signals: the services that do
+them call shop.catalog.services.catalogue_changed() themselves (orders does, when it takes or
+returns stock).
+"""
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from . import services
+from .models import Category, Product, Stock, Store
+
+
+@receiver([post_save, post_delete], sender=Product)
+@receiver([post_save, post_delete], sender=Category)
+@receiver([post_save, post_delete], sender=Stock)
+@receiver([post_save, post_delete], sender=Store)
+def _catalogue_row_changed(sender, **kwargs):
+    services.catalogue_changed()
+
