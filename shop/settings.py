@@ -128,6 +128,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "shop.orders.context_processors.cart_summary",
                 "shop.privacy.consent.context",
+                "shop.catalog.context_processors.catalogue",
             ],
         },
     },

@@ -5,8 +5,8 @@ are stored under the catalogue version current when they were rendered. Every ch
 categories, prices or stock moves the version on, so the next request renders afresh and a price
 change shows at once; old fragments are never read again and expire on their own.
 
-The version lives in the shared cache, so every web node sees the same one. It is bumped only
-after the change commits: a reader that sees the new version also sees the new rows. If the cache
+The version lives in the shared cache, so every web node sees the same one. It is bumped again
+after the change commits, so a reader that sees the last version also sees the new rows. If the cache
 loses the key, the next reader starts a new version from the clock, never an old number that
 stale fragments might still be stored under.
 """
@@ -31,8 +31,17 @@ def catalogue_version() -> str:
 
 
 def catalogue_changed() -> None:
-    """Call inside (or outside) the transaction that changed products, prices or stock."""
-    transaction.on_commit(lambda: cache.set(VERSION_KEY, _new_version(), timeout=None))
+    """Call inside (or outside) the transaction that changed products, prices or stock.
+
+    Bumped twice: at once, and again after the commit. A page rendered between the two may have
+    read the old rows under the first new version; the second bump retires what it cached.
+    """
+    _bump()
+    transaction.on_commit(_bump)
+
+
+def _bump() -> None:
+    cache.set(VERSION_KEY, _new_version(), timeout=None)
 
 
 def _new_version() -> int:

@@ -18,4 +18,3 @@ from .models import Category, Product, Stock, Store
 @receiver([post_save, post_delete], sender=Store)
 def _catalogue_row_changed(sender, **kwargs):
     services.catalogue_changed()
-

@@ -14,14 +14,50 @@ from django.db import transaction
 from shop.catalog import services
 from shop.catalog.models import Category, Product, Stock, Store
 
-WORDS = (
-    "oak linen enamel brass wool stoneware copper walnut cotton steel glass cedar jute slate bamboo "
-    "ceramic leather felt birch marble"
-).split()
-THINGS = (
-    "mug lantern bowl vase lamp throw cushion pot pan knife board towel candle basket jar tray "
-    "shelf hook bottle blanket"
-).split()
+WORDS = [
+    "oak",
+    "linen",
+    "enamel",
+    "brass",
+    "wool",
+    "stoneware",
+    "copper",
+    "walnut",
+    "cotton",
+    "steel",
+    "glass",
+    "cedar",
+    "jute",
+    "slate",
+    "bamboo",
+    "ceramic",
+    "leather",
+    "felt",
+    "birch",
+    "marble",
+]
+THINGS = [
+    "mug",
+    "lantern",
+    "bowl",
+    "vase",
+    "lamp",
+    "throw",
+    "cushion",
+    "pot",
+    "pan",
+    "knife",
+    "board",
+    "towel",
+    "candle",
+    "basket",
+    "jar",
+    "tray",
+    "shelf",
+    "hook",
+    "bottle",
+    "blanket",
+]
 BATCH = 5000
 
 
