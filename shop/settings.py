@@ -195,6 +195,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shop.privacy.retention.apply_retention_task",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Product images without resized copies (a lost message): make them.
+    "sweep-product-thumbnails": {
+        "task": "shop.catalog.tasks.sweep_product_thumbnails",
+        "schedule": crontab(minute="*/15"),
+    },
     # Data-subject requests: re-enqueue pending or stuck ones, resume deferred erasures.
     "sweep-data-requests": {
         "task": "shop.privacy.tasks.sweep_data_requests",

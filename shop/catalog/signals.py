@@ -18,3 +18,11 @@ from .models import Category, Product, Stock, Store
 @receiver([post_save, post_delete], sender=Store)
 def _catalogue_row_changed(sender, **kwargs):
     services.catalogue_changed()
+
+
+@receiver(post_save, sender=Product)
+def _new_image_gets_thumbnails(sender, instance, **kwargs):
+    if instance.image and not instance.thumbnails_current:
+        from .tasks import make_product_thumbnails
+
+        make_product_thumbnails.delay_on_commit(instance.pk)
