@@ -30,6 +30,12 @@ def test_sort_by_price_both_ways_and_by_newest(client):
     assert _names(client.get(LIST, {"sort": "newest"})) == ["C dear", "A cheap", "B middle"]
 
 
+def test_every_sort_the_form_offers_is_one_the_selector_knows():
+    from shop.catalog.forms import SORT_CHOICES
+
+    assert {value for value, _label in SORT_CHOICES if value} == set(selectors.SORTS)
+
+
 def test_filter_by_price_range_in_major_units(client):
     ProductFactory(name="Cheap", price_minor=499)
     ProductFactory(name="Fair", price_minor=1250)
@@ -193,3 +199,18 @@ def test_sql_per_page_is_small_and_the_same_at_two_catalogue_sizes(client, size,
     }, counts
     with django_assert_max_num_queries(2):
         client.get(f"{LIST}?q=lantern&sort=newest")
+
+
+def test_seed_catalogue_fills_up_to_n_products_with_stock_in_every_store(settings):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    StoreFactory.create_batch(2)
+    ProductFactory()
+    call_command("seed_catalogue", "--products", "25", stdout=StringIO())
+    assert Product.objects.count() == 25
+    assert Stock.objects.count() == 24 * 2
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="never in production"):
+        call_command("seed_catalogue", "--products", "30", stdout=StringIO())
