@@ -42,7 +42,7 @@ serve: $(VENV)/.installed
 
 ## Load and scale measurements, run by hand (not part of `make test`)
 bench: $(VENV)/.installed-dev
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

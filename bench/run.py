@@ -1,17 +1,19 @@
 """Throughput and latency of the shop's main pages, as ratios to a minimal Django view.
 
-Run by hand with `make bench` (needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379).
-It recreates the database `shop_bench`, flushes Redis DB 2, migrates and seeds them, starts
-gunicorn on a free loopback port, and drives it from a second process. See bench/README.md.
+Run by hand with `make bench` (needs PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379 and
+wrk: `apt-get install wrk`). For each catalogue size (`--products`, default 1,000 and 100,000) it
+recreates the database `shop_bench`, flushes the bench's Redis database, migrates, seeds the demo
+data and fills the catalogue by bulk insert, starts gunicorn on a free loopback port, and drives
+every page with wrk in interleaved rounds. See bench/README.md.
 
-Absolute numbers depend on the machine and on the load generator sharing its cores with the
-server, so the script reports each page against /healthz measured by the same server in the
-same run; the ratios are what we compare between runs and machines.
+Absolute numbers depend on the machine and on wrk sharing its cores with the server, so the
+script reports each page against /healthz measured by the same server in the same run; the ratios
+are what we compare between runs and machines.
 """
 
+import argparse
 import http.client
 import math
-import multiprocessing
 import os
 import platform
 import re
@@ -21,9 +23,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from importlib.metadata import version
@@ -37,26 +38,19 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VENV_BIN = BASE_DIR / ".venv" / "bin"
 PYTHON = VENV_BIN / "python"
 GUNICORN = VENV_BIN / "gunicorn"
+WRK = shutil.which("wrk")
 
 POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-BENCH_DATABASE = "shop_bench"  # never `shop` or a test database: this one is dropped on every run
+# Never `shop` or a test database: this one is dropped on every run.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "shop_bench")
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
-REDIS_URL = "redis://127.0.0.1:6379/2"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")  # flushed on every run
 BENCH_LOCK_KEY = 0x5B3C4  # any constant; pg_try_advisory_lock takes a bigint
-HOST = "127.0.0.1"
+HOST = "127.0.0.1"  # all traffic stays on the loopback
 
 WORKERS = 2
-CONCURRENCY = 4
-REQUESTS_PER_PAGE = 800
-# /healthz answers several times faster than a page: it gets more requests, so that its rounds
-# last long enough not to be thrown by a short burst of other work, being every ratio's divisor.
-BASELINE_REQUESTS = 2400
-# Each page is measured in ROUNDS interleaved passes, so a slow drift of the machine (another
-# process, CPU frequency) spreads over all pages instead of landing on whichever came last.
-ROUNDS = 4
-WARMUP_REQUESTS = 20
-PAGE_TIME_CAP = 5.0  # seconds per page and round; a page that hits it is reported with fewer requests
-RUN_TIME_CAP = 80.0  # seconds for all measuring together
+THREADS = 2  # wrk -t
+CONNECTIONS = 16  # wrk -c
 REQUEST_TIMEOUT = 10.0
 
 PRODUCT_SLUG = "stoneware-mug"  # from seed_demo
@@ -67,11 +61,14 @@ PAGES = [
     ("healthz (baseline)", "/healthz", False),
     ("home", "/", False),
     ("products list", "/products/", False),
-    ("search ?q=mug", "/products/?q=mug", False),
+    ("search ?q=lantern", "/products/?q=lantern", False),
     ("product page", f"/products/{PRODUCT_SLUG}/", False),
     ("cart (1 line)", "/cart/", True),
 ]
 BASELINE = PAGES[0][0]
+# The issue's targets: each page's throughput against the baseline's, in the same run.
+TARGETS = {"home": 0.25, "products list": 0.25, "search ?q=lantern": 0.15, "product page": 0.30, "cart (1 line)": 0.30}
+SEARCH_P99_MS = 50.0
 
 
 # --- HTTP on the loopback ------------------------------------------------------------------------
@@ -109,84 +106,53 @@ def request(port: int, path: str, *, method="GET", cookies=None, form=None) -> R
         connection.close()
 
 
-# --- The load driver (runs in a second process) -----------------------------------------------
+# --- wrk ---------------------------------------------------------------------------------------------
 
 
 @dataclass
 class Measurement:
-    requests: int = 0
-    errors: int = 0
-    seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    capped: bool = False
-    first_error: str = ""
-    driver_cpu: float = 0.0  # CPU seconds of the load driver itself
-    server_cpu: float = 0.0  # CPU seconds of gunicorn's master and workers
-    database_cpu: float = 0.0  # CPU seconds of the PostgreSQL backends of shop_bench (Redis not counted)
-
-    def add(self, other: "Measurement") -> None:
-        self.requests += other.requests
-        self.errors += other.errors
-        self.seconds += other.seconds
-        self.latencies.extend(other.latencies)
-        self.capped = self.capped or other.capped
-        self.driver_cpu += other.driver_cpu
-        self.server_cpu += other.server_cpu
-        self.database_cpu += other.database_cpu
-        self.first_error = self.first_error or other.first_error
-
-    @property
-    def throughput(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    def percentile(self, p: float) -> float:
-        """Nearest-rank percentile, in milliseconds."""
-        if not self.latencies:
-            return math.nan
-        ordered = sorted(self.latencies)
-        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
 
 
-def measure(port: int, path: str, cookies: dict[str, str], count: int, time_cap: float) -> Measurement:
-    """Send `count` GETs with CONCURRENCY threads, stopping early at `time_cap` seconds."""
-    lock = threading.Lock()
-    result = Measurement()
-    remaining = [count]
-    deadline = time.monotonic() + time_cap
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
-    def worker():
-        while True:
-            with lock:
-                if remaining[0] <= 0:
-                    return
-                if time.monotonic() >= deadline:
-                    result.capped = True
-                    return
-                remaining[0] -= 1
-            started = time.perf_counter()
-            try:
-                response = request(port, path, cookies=cookies)
-                error = "" if response.status == 200 else f"HTTP {response.status}"
-            except (OSError, http.client.HTTPException) as exc:
-                error = f"{type(exc).__name__}: {exc}"
-            elapsed = time.perf_counter() - started
-            with lock:
-                result.requests += 1
-                result.latencies.append(elapsed)
-                if error:
-                    result.errors += 1
-                    result.first_error = result.first_error or error
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(CONCURRENCY)]
-    started = time.perf_counter()
-    cpu_started = time.process_time()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(time_cap + REQUEST_TIMEOUT + 5)
-    result.seconds = time.perf_counter() - started
-    result.driver_cpu = time.process_time() - cpu_started
-    return result
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * _UNITS[unit]
+
+
+def measure(port: int, path: str, cookies: dict[str, str], seconds: int) -> Measurement:
+    """One wrk run: THREADS threads, CONNECTIONS connections, `seconds` long, latency percentiles."""
+    command = [
+        WRK,
+        f"-t{THREADS}",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds}s",
+        "--latency",
+        f"--timeout={REQUEST_TIMEOUT:.0f}s",
+    ]
+    if cookies:
+        command += ["-H", "Cookie: " + "; ".join(f"{k}={v}" for k, v in cookies.items())]
+    command.append(f"http://{HOST}:{port}{path}")
+    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout  # noqa: S603
+    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s)", out)
+    if done is None or "Latency Distribution" not in out:
+        sys.exit(f"wrk gave no result for {path}:\n{out}")
+    requests, seconds_taken = int(done.group(1)), _ms(done.group(2) + done.group(3)) / 1000
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if socket_errors:
+        # gunicorn's sync workers close every connection: wrk counts those closes as read errors.
+        errors += int(socket_errors.group(1)) + int(socket_errors.group(4))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+(?:us|ms|s))\s*$", out, re.MULTILINE))
+    if "50" not in latency or "99" not in latency:
+        sys.exit(f"wrk output not understood for {path}:\n{out}")
+    return Measurement(requests, errors, seconds_taken, _ms(latency["50"]), _ms(latency["99"]))
 
 
 # --- Setting up the server ---------------------------------------------------------------------
@@ -215,13 +181,19 @@ def hold_bench_lock(admin) -> None:
     also when this process dies.
     """
     if not admin.execute("SELECT pg_try_advisory_lock(%s)", [BENCH_LOCK_KEY]).fetchone()[0]:
-        sys.exit(f"Another bench run is using {BENCH_DATABASE} and Redis DB 2; try again when it has finished.")
+        sys.exit(f"Another bench run is using {BENCH_DATABASE} and its Redis database; try again when it has finished.")
 
 
 def recreate_database(admin) -> None:
     # FORCE ends sessions a previous, killed run may have left behind.
-    admin.execute("DROP DATABASE IF EXISTS shop_bench WITH (FORCE)")
-    admin.execute("CREATE DATABASE shop_bench")
+    admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+    admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+
+
+def analyze() -> None:
+    """Fresh planner statistics after the bulk load, as autovacuum would give a real shop."""
+    with psycopg.connect(DATABASE_URL, autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE")
 
 
 def flush_redis() -> None:
@@ -243,16 +215,8 @@ def manage(env: dict[str, str], *args: str) -> None:
 
 
 def start_gunicorn(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
-    command = [
-        str(GUNICORN),
-        "shop.wsgi:application",
-        "--bind",
-        f"{HOST}:{port}",
-        "--workers",
-        str(WORKERS),
-        "--error-logfile",
-        "-",
-    ]
+    command = [str(GUNICORN), "shop.wsgi:application", "--bind", f"{HOST}:{port}", "--workers", str(WORKERS)]
+    command += ["--error-logfile", "-"]
     # A session of its own: Ctrl-C in the terminal reaches only this script, which then stops
     # gunicorn and its workers together by their process group.
     with log_path.open("w") as log:
@@ -272,38 +236,6 @@ def stop_gunicorn(server: subprocess.Popen) -> None:
         server.wait(timeout=5)
     except ProcessLookupError:
         pass
-
-
-def cpu_seconds_by_process(pids: list[int]) -> dict[int, float]:
-    """User + system CPU seconds each process has used so far (Linux /proc; empty elsewhere)."""
-    ticks_per_second = os.sysconf("SC_CLK_TCK")
-    cpu = {}
-    for pid in pids:
-        try:
-            # The fields after the parenthesised command name; utime and stime are the 12th and 13th.
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks_per_second
-        except (OSError, ValueError, IndexError):
-            pass  # exited meanwhile, or no /proc
-    return cpu
-
-
-def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
-
-
-def gunicorn_pids(server: subprocess.Popen) -> list[int]:
-    try:
-        workers = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-    except OSError:
-        workers = []
-    return [server.pid, *map(int, workers)]
-
-
-def database_pids(admin) -> list[int]:
-    """The PostgreSQL backends serving gunicorn's connection pools (the server is on this machine)."""
-    rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [BENCH_DATABASE]).fetchall()
-    return [pid for (pid,) in rows]
 
 
 def wait_until_healthy(server: subprocess.Popen, port: int, log_path: Path, timeout: float = 30.0) -> None:
@@ -355,45 +287,38 @@ def versions() -> str:
     return f"Python {platform.python_version()}, Django {version('django')}, gunicorn {version('gunicorn')}"
 
 
-def _ratio(page: Measurement, baseline: Measurement) -> float:
-    return page.throughput / baseline.throughput if page.seconds and baseline.throughput else math.nan
-
-
-def _per_request_ms(cpu_seconds: float, requests: int) -> float:
-    return cpu_seconds / requests * 1000 if requests else math.nan
-
-
-def report(rounds: dict[str, list[Measurement]]) -> str:
-    """The table: each page over all rounds, its throughput against the baseline's, and how far
-    that ratio moved between rounds (a wide range means a noisy machine, not a slow page)."""
-    totals = {}
-    for label, measurements in rounds.items():
-        totals[label] = Measurement()
-        for measured in measurements:
-            totals[label].add(measured)
+def report(size: int, rounds: dict[str, list[Measurement]]) -> tuple[str, dict[str, float]]:
+    """The table of one catalogue size; returns it and each page's mean time per request (ms)."""
     lines = [
-        f"{'page':<19} {'reqs':>4} {'errs':>4} {'req/s':>7} {'p50 ms':>6} {'p95 ms':>6} "
-        f"{'app cpu':>7} {'db cpu':>6} {'driver':>6}  throughput vs baseline (range over rounds)",
-        f"{'':<19} {'':>4} {'':>4} {'':>7} {'':>6} {'':>6} {'ms/req':>7} {'ms/req':>6} {'cpu':>6}",
-        "-" * 106,
+        f"{size:,} products",
+        f"{'page':<19} {'reqs':>6} {'errs':>4} {'req/s':>7} {'p50 ms':>6} {'p99 ms':>6}  ratio (range)  target",
+        "-" * 104,
     ]
+    totals = {}
+    base_rate = _rate(rounds[BASELINE])
     for label, _path, _cart in PAGES:
-        m = totals[label]
-        per_round = [_ratio(page, base) for page, base in zip(rounds[label], rounds[BASELINE], strict=True)]
-        per_round = [r for r in per_round if not math.isnan(r)]
-        spread = f" ({min(per_round):.2f}–{max(per_round):.2f})" if per_round and label != BASELINE else ""
-        driver_share = m.driver_cpu / m.seconds * 100 if m.seconds else math.nan
-        note = " (hit time cap)" if m.capped else ""
+        ms = rounds[label]
+        rate = _rate(ms)
+        totals[label] = 1000 / rate if rate else math.nan
+        per_round = [_rate([m]) / _rate([b]) for m, b in zip(ms, rounds[BASELINE], strict=True) if _rate([b])]
+        ratio = rate / base_rate if base_rate else math.nan
+        spread = f" ({min(per_round):.2f}–{max(per_round):.2f})" if label != BASELINE and per_round else ""
+        target = TARGETS.get(label)
+        verdict = "" if target is None else f"≥ {target:.2f} {'met' if ratio >= target else 'MISSED'}"
+        p99 = max(m.p99_ms for m in ms)
+        if label.startswith("search"):
+            verdict += f"; p99 < {SEARCH_P99_MS:.0f} ms {'met' if p99 < SEARCH_P99_MS else 'MISSED'}"
         lines.append(
-            f"{label:<19} {m.requests:>4} {m.errors:>4} {m.throughput:>7.1f} {m.percentile(50):>6.1f} "
-            f"{m.percentile(95):>6.1f} {_per_request_ms(m.server_cpu, m.requests):>7.2f} "
-            f"{_per_request_ms(m.database_cpu, m.requests):>6.2f} {driver_share:>5.0f}%  "
-            f"{_ratio(m, totals[BASELINE]):.2f}× baseline{spread}{note}"
+            f"{label:<19} {sum(m.requests for m in ms):>6} {sum(m.errors for m in ms):>4} {rate:>7.1f} "
+            f"{sorted(m.p50_ms for m in ms)[len(ms) // 2]:>6.1f} {p99:>6.1f}  "
+            f"{ratio:.3f}×{spread:<24} {verdict}"
         )
-    for label, m in totals.items():
-        if m.first_error:
-            lines.append(f"{label}: first error: {m.first_error}")
-    return "\n".join(lines)
+    return "\n".join(lines), totals
+
+
+def _rate(measurements: list[Measurement]) -> float:
+    seconds = sum(m.seconds for m in measurements)
+    return sum(m.requests - m.errors for m in measurements) / seconds if seconds else 0.0
 
 
 def load_average_note() -> str:
@@ -413,94 +338,73 @@ def machine_busy_seconds() -> float:
     return (sum(ticks[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")
 
 
-def contention_note(busy: float, wall: float, rounds: dict[str, list[Measurement]]) -> str:
-    """How much of the machine the bench had: its own processes against everything else."""
-    if not busy or not wall:
-        return "Machine CPU during the rounds: not available (no /proc/stat)."
-    cores = os.cpu_count() or 1
-    ours = sum(m.server_cpu + m.database_cpu + m.driver_cpu for ms in rounds.values() for m in ms)
-    others = max(0.0, busy - ours)
-    note = (
-        f"Machine CPU during the rounds: {busy / wall / cores:.0%} of {cores} cores busy; gunicorn, "
-        f"its PostgreSQL backends and the driver {ours / wall / cores:.0%}, everything else "
-        f"(Redis, kernel network work, other programs) {others / wall / cores:.0%}"
-    )
-    if others / wall > 0.25:
-        note += " -- other work competed with the bench: the ratios are less reliable than usual"
-    return note
-
-
-# --- The run -------------------------------------------------------------------------------------
-
-
-def run() -> None:
+def run_size(admin, size: int, rounds_count: int, seconds: int):
     port = free_port()
+    var_dir = tempfile.mkdtemp(prefix="shop-bench-")
+    server = None
+    try:
+        print(f"\n{size:,} products: recreating {BENCH_DATABASE}, flushing Redis, migrate, seed ...", flush=True)
+        recreate_database(admin)
+        flush_redis()
+        env = bench_environment(var_dir, port)
+        manage(env, "migrate", "--noinput")
+        manage(env, "seed_demo")
+        started = time.monotonic()
+        manage(env, "seed_catalogue", "--products", str(size))
+        analyze()
+        print(f"  catalogue built by bulk insert in {time.monotonic() - started:.0f} s", flush=True)
+        log_path = Path(var_dir) / "gunicorn.log"
+        server = start_gunicorn(env, port, log_path)
+        wait_until_healthy(server, port, log_path)
+        cart_cookies = open_cart(port)
+        rounds: dict[str, list[Measurement]] = {label: [] for label, _path, _cart in PAGES}
+        for _label, path, needs_cart in PAGES:  # warm-up: fills the fragment caches, starts the pools
+            measure(port, path, cart_cookies if needs_cart else {}, 1)
+        busy_before, wall_before = machine_busy_seconds(), time.monotonic()
+        for number in range(1, rounds_count + 1):
+            print(f"  round {number}/{rounds_count} ...", flush=True)
+            for label, path, needs_cart in PAGES:
+                rounds[label].append(measure(port, path, cart_cookies if needs_cart else {}, seconds))
+        busy, wall = machine_busy_seconds() - busy_before, time.monotonic() - wall_before
+        if server.poll() is not None:
+            sys.exit(f"gunicorn died during the run:\n{log_path.read_text()[-4000:]}")
+        return rounds, busy, wall
+    finally:
+        if server is not None:
+            stop_gunicorn(server)
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def run(sizes: list[int], rounds_count: int, seconds: int) -> None:
+    if WRK is None:
+        sys.exit("The bench drives the server with wrk: apt-get install wrk")
     print(f"Storefront bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, {versions()}")
     print(
-        f"gunicorn --workers {WORKERS} on {HOST}:{port}; driver: 1 process, {CONCURRENCY} threads, "
-        f"{REQUESTS_PER_PAGE} requests per page ({BASELINE_REQUESTS} for the baseline) in {ROUNDS} rounds, "
-        "new connection per request"
+        f"gunicorn --workers {WORKERS}; wrk -t{THREADS} -c{CONNECTIONS} -d{seconds}s, {rounds_count} interleaved "
+        f"rounds per size; before the run: {load_average_note()}"
     )
-    print(f"Before the run: {load_average_note()}")
+    times = {}
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         hold_bench_lock(admin)
-        var_dir = tempfile.mkdtemp(prefix="shop-bench-")
-        server = None
-        try:
-            print(f"Recreating database {BENCH_DATABASE}, flushing Redis DB 2, migrate, seed_demo ...", flush=True)
-            recreate_database(admin)
-            flush_redis()
-            env = bench_environment(var_dir, port)
-            manage(env, "migrate", "--noinput")
-            manage(env, "seed_demo")
-            log_path = Path(var_dir) / "gunicorn.log"
-            server = start_gunicorn(env, port, log_path)
-            wait_until_healthy(server, port, log_path)
-            cart_cookies = open_cart(port)
-            rounds, busy, wall = drive(server, admin, port, cart_cookies)
-            if server.poll() is not None:
-                sys.exit(f"gunicorn died during the run:\n{log_path.read_text()[-4000:]}")
-        finally:
-            if server is not None:
-                stop_gunicorn(server)
-            shutil.rmtree(var_dir, ignore_errors=True)
+        tables = []
+        for size in sizes:
+            rounds, busy, wall = run_size(admin, size, rounds_count, seconds)
+            table, times[size] = report(size, rounds)
+            tables.append(f"{table}\n{machine_note(busy, wall)}")
     print()
-    print(report(rounds))
-    print()
-    print(contention_note(busy, wall, rounds))
+    print("\n\n".join(tables))
+    if len(sizes) > 1:
+        small, large = sizes[0], sizes[-1]
+        print(f"\nTime per request at {large:,} against {small:,} products (target: within 1.5×):")
+        for label, _path, _cart in PAGES:
+            factor = times[large][label] / times[small][label]
+            print(f"  {label:<19} {factor:.2f}×{'' if factor <= 1.5 else '  MISSED'}")
 
 
-def drive(server: subprocess.Popen, admin, port: int, cart_cookies: dict[str, str]):
-    """Warm up, then measure every page in interleaved rounds; returns the rounds and the machine's CPU."""
-    rounds: dict[str, list[Measurement]] = {label: [] for label, _path, _cart in PAGES}
-    # spawn, not fork: the driver starts from a clean interpreter with no state of this one.
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(processes=1, initializer=_ignore_ctrl_c) as driver:
-        print("Warming up ...", flush=True)
-        for _label, path, needs_cart in PAGES:
-            cookies = cart_cookies if needs_cart else {}
-            driver.apply(measure, (port, path, cookies, WARMUP_REQUESTS, PAGE_TIME_CAP))
-        run_deadline = time.monotonic() + RUN_TIME_CAP
-        busy_before, wall_before = machine_busy_seconds(), time.monotonic()
-        for round_number in range(1, ROUNDS + 1):
-            print(f"Round {round_number}/{ROUNDS} ...", flush=True)
-            for label, path, needs_cart in PAGES:
-                cap = min(PAGE_TIME_CAP, max(0.0, run_deadline - time.monotonic()))
-                cookies = cart_cookies if needs_cart else {}
-                count = math.ceil((BASELINE_REQUESTS if label == BASELINE else REQUESTS_PER_PAGE) / ROUNDS)
-                server_before = cpu_seconds_by_process(gunicorn_pids(server))
-                database_before = cpu_seconds_by_process(database_pids(admin))
-                measured = driver.apply(measure, (port, path, cookies, count, cap))
-                measured.server_cpu = cpu_used(server_before, cpu_seconds_by_process(gunicorn_pids(server)))
-                measured.database_cpu = cpu_used(database_before, cpu_seconds_by_process(database_pids(admin)))
-                rounds[label].append(measured)
-        busy, wall = machine_busy_seconds() - busy_before, time.monotonic() - wall_before
-    return rounds, busy, wall
-
-
-def _ignore_ctrl_c() -> None:
-    """In the driver: Ctrl-C reaches the whole terminal group; this script ends the driver itself."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def machine_note(busy: float, wall: float) -> str:
+    if not busy or not wall:
+        return "Machine CPU during the rounds: not available (no /proc/stat)."
+    return f"Machine CPU during the rounds: {busy / wall / (os.cpu_count() or 1):.0%} of {os.cpu_count()} cores busy"
 
 
 def _stop_on_sigterm(signum, frame):
@@ -508,9 +412,14 @@ def _stop_on_sigterm(signum, frame):
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--products", type=int, action="append", help="catalogue size; repeat for several")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=3, help="length of each wrk run")
+    args = parser.parse_args()
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        run()
+        run(args.products or [1000, 100_000], args.rounds, args.seconds)
     except KeyboardInterrupt:
         sys.exit("Interrupted; the bench server is stopped.")
     except (psycopg.OperationalError, redis.exceptions.ConnectionError) as error:

@@ -148,6 +148,7 @@ TEMPLATES = [
                 "shop.orders.context_processors.cart_summary",
                 "shop.privacy.consent.context",
                 "shop.core.context_processors.payment_test_mode",
+                "shop.catalog.context_processors.catalogue",
             ],
         },
     },
@@ -256,8 +257,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shop.privacy.retention.apply_retention_task",
         "schedule": crontab(hour=3, minute=17),
     },
-    # Data-subject requests: re-enqueue pending ones, expired leases and due retries, resume
-    # deferred erasures. Every minute: a killed worker's job is running again a minute later.
     # Risk: retrain the model on the labelled history (promoted only if it beats the one in use),
     # and delete assessments, labels and list entries past their retention.
     "train-risk-model": {
@@ -268,6 +267,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shop.risk.tasks.purge_risk_records",
         "schedule": crontab(hour=2, minute=11),
     },
+    # Product images without resized copies (a lost message): make them.
+    "sweep-product-thumbnails": {
+        "task": "shop.catalog.tasks.sweep_product_thumbnails",
+        "schedule": crontab(minute="*/15"),
+    },
+    # Data-subject requests: re-enqueue pending ones, expired leases and due retries, resume
+    # deferred erasures. Every minute: a killed worker's job is running again a minute later.
     "sweep-data-requests": {
         "task": "shop.privacy.tasks.sweep_data_requests",
         "schedule": crontab(minute="*"),

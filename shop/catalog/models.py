@@ -39,6 +39,9 @@ class Product(models.Model):
     currency = models.CharField(max_length=3, default=settings.SHOP_CURRENCY)
     is_active = models.BooleanField(default=True, help_text="Inactive products are hidden from the shop.")
     image = models.ImageField(upload_to="products/", blank=True)
+    # Resized copies of `image` for grids, made once by a Celery task (shop.catalog.thumbnails):
+    # {"source": image name they were made from, "widths": {"240": storage name, "480": ...}}.
+    thumbnails = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,12 +50,42 @@ class Product(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [models.CheckConstraint(condition=models.Q(price_minor__gt=0), name="product_price_positive")]
+        # The shop's sort orders: a page of 12 is read from an index, not by sorting every product.
+        indexes = [
+            models.Index(fields=["name", "id"], name="catalog_product_by_name"),
+            models.Index(fields=["price_minor", "id"], name="catalog_product_by_price"),
+            models.Index(fields=["-created_at", "-id"], name="catalog_product_newest"),
+        ]
 
     def __str__(self):
         return self.name
 
     def get_absolute_url(self):
         return reverse("catalog:product_detail", args=[self.slug])
+
+    @property
+    def thumbnails_current(self) -> bool:
+        return bool(self.image) and self.thumbnails.get("source") == self.image.name
+
+    @property
+    def thumbnail_srcset(self) -> str:
+        """`srcset` of the resized copies, smallest first; empty until the task has made them."""
+        if not self.thumbnails_current:
+            return ""
+        from django.core.files.storage import default_storage
+
+        widths = sorted(self.thumbnails["widths"].items(), key=lambda item: int(item[0]))
+        return ", ".join(f"{default_storage.url(name)} {width}w" for width, name in widths)
+
+    @property
+    def thumbnail_url(self) -> str:
+        """The smallest copy, for the `src` of browsers without srcset."""
+        if not self.thumbnails_current:
+            return ""
+        from django.core.files.storage import default_storage
+
+        smallest = min(self.thumbnails["widths"], key=int)
+        return default_storage.url(self.thumbnails["widths"][smallest])
 
 
 class Store(models.Model):

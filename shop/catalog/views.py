@@ -1,9 +1,17 @@
-from django.core.paginator import Paginator
-from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+"""Catalogue pages. What is the same for every visitor is cached by fragment in the templates,
+keyed by the catalogue version (shop.catalog.services); querysets are handed to the templates
+unevaluated, so a cached fragment costs no query. Nothing personal is cached: the header (cart
+badge, sign-in state), the consent banner, the CSRF token and the CSP nonce are rendered on
+every response, outside the fragments."""
 
-from . import selectors
-from .models import Category, Product, Store
+from django.http import Http404, QueryDict
+from django.shortcuts import render
+from django.utils.functional import SimpleLazyObject
+
+from . import selectors, services
+from .forms import ProductFilterForm
+from .models import Product, Store
+from .paging import ProductPage, page_number
 
 PAGE_SIZE = 12
 
@@ -14,23 +22,50 @@ def home(request):
         "catalog/home.html",
         {
             "categories": selectors.categories(),
-            "featured": selectors.product_list().order_by("-created_at")[:8],
+            "featured": selectors.product_list(sort="newest")[:8],
         },
     )
 
 
 def product_list(request):
-    category = None
-    if slug := request.GET.get("category"):
-        category = get_object_or_404(Category, slug=slug)
-    query = request.GET.get("q", "")[:100]
-    page = Paginator(selectors.product_list(category=category, query=query), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    version = services.catalogue_version()
+    navigation = selectors.navigation(version=version)
+    data = request.GET.copy()
+    data["q"] = data.get("q", "")[:100]  # a longer search is cut, as the search box's maxlength does
+    form = ProductFilterForm(data, navigation=navigation)
+    if not form.is_valid():
+        if "category" in form.errors:
+            raise Http404("No such category")
+        return render(
+            request,
+            "catalog/product_list.html",
+            {"form": form, "navigation": navigation, "query": request.GET.get("q", "")[:100]},
+            status=400,
+        )
+    selection = form.selection()
+    kept = form.querystring()
+    # Render the sidebar from the normalised filters its cache key is made of ("5.0" and "5" share one).
+    form = ProductFilterForm(QueryDict(kept), navigation=navigation)
+    form.is_valid()
+    number = page_number(request.GET.get("page"))
+    products = SimpleLazyObject(lambda: selectors.product_list(**selection))
     return render(
         request,
         "catalog/product_list.html",
-        {"page": page, "category": category, "query": query, "categories": selectors.categories()},
+        {
+            "form": form,
+            "navigation": navigation,
+            "category": selection["category"],
+            "query": selection["query"],
+            "store": selection["in_stock_at"],
+            "filters": kept,
+            "filters_amp": f"{kept}&" if kept else "",
+            "page": ProductPage(products, number, PAGE_SIZE),
+            "page_number": number,
+            # A callable: the template calls it only inside the fragment it caches.
+            "total": lambda: selectors.product_list(**selection).count(),
+            "catalogue_version": version,
+        },
     )
 
 
@@ -44,7 +79,7 @@ def product_detail(request, slug):
         "catalog/product_detail.html",
         {
             "product": product,
-            "availability": selectors.availability(product=product),
+            "availability": SimpleLazyObject(lambda: selectors.availability(product=product)),
         },
     )
 

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Sum
 from django.utils import timezone
 
+from shop.catalog import services as catalog_services
 from shop.catalog.models import Stock
 from shop.core import audit
 
@@ -150,6 +151,7 @@ def _expire_batch(candidates, *, now, limit: int) -> int:
             Stock.objects.filter(store_id=row["order__store_id"], product_id=row["product_id"]).update(
                 quantity=F("quantity") + row["units"]
             )
+        catalog_services.catalogue_changed()
         audit.record(
             "order.expired",
             data={
@@ -254,6 +256,8 @@ def record_return(
                     quantity=F("quantity") + units
                 )
                 restocked += units
+        if restocked:
+            catalog_services.catalogue_changed()
         record = OrderReturn.objects.create(
             order=locked, refunded_minor=refund_minor, restocked_units=restocked, note=note[:300], recorded_by=manager
         )

@@ -10,6 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from shop.catalog import selectors as catalog
+from shop.catalog import services as catalog_services
 from shop.catalog.models import Product, Stock, Store
 from shop.core import audit
 
@@ -266,6 +267,7 @@ def _take_stock(*, wanted: dict[int, int], fulfillment: str, pickup_store: Store
             for row in store_rows:
                 row.quantity = F("quantity") - wanted[row.product_id]
             Stock.objects.bulk_update(store_rows, ["quantity"])
+            catalog_services.catalogue_changed()  # bulk_update sends no signal: stock shows on pages
             return Store.objects.get(pk=store_id)
     if too_much:
         raise ShareLimit(
@@ -343,6 +345,7 @@ def restock(order: Order) -> int:
             quantity=F("quantity") + line.quantity
         )
         units += line.quantity
+    catalog_services.catalogue_changed()  # update() sends no signal: the shelves on cached pages move on
     return units
 
 

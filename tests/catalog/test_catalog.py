@@ -13,10 +13,11 @@ def test_list_shows_active_products_only_and_paginates(client):
     first = client.get(reverse("catalog:product_list"))
     assert first.status_code == 200
     assert "13 products" in first.text and "Hidden thing" not in first.text
-    assert "Page 1 of 2" in first.text
+    assert "Page 1" in first.text and 'rel="next" href="?page=2"' in first.text
     assert len(first.context["page"].object_list) == 12
     second = client.get(reverse("catalog:product_list"), {"page": "2"})
     assert len(second.context["page"].object_list) == 1
+    assert 'rel="prev" href="?page=1"' in second.text and 'rel="next"' not in second.text
 
 
 @pytest.mark.parametrize("page", ["999", "-1", "abc", "1e9"])
@@ -65,7 +66,7 @@ def test_hostile_search_input_is_harmless(client):
         response = client.get(reverse("catalog:product_list"), {"q": query})
         assert response.status_code == 200
         assert "<script>alert(1)</script>" not in response.text
-    assert client.get(reverse("catalog:product_list")).context["page"].paginator.count == 1
+    assert len(client.get(reverse("catalog:product_list")).context["page"].object_list) == 1
 
 
 def test_product_page_shows_availability_in_every_store(client):
@@ -110,17 +111,3 @@ def test_store_picker_selectors():
     assert selectors.store_for_delivery(lines={mug.pk: 2}) is None
     assert selectors.store_for_delivery(lines={pot.pk: 9}) == b
     assert selectors.max_orderable(product_ids=[mug.pk, pot.pk]) == {mug.pk: 5, pot.pk: 9}
-
-
-@pytest.mark.postgres
-def test_postgres_search_is_answered_from_indexes_not_by_reading_every_product():
-    from django.db import connection
-
-    ProductFactory.create_batch(3)
-    sql, params = selectors.product_list(query="lantern").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN " + sql, params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "catalog_product_search_document" in plan, plan
-    assert "catalog_product_name_upper_trgm" in plan, plan
