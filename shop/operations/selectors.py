@@ -14,6 +14,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from shop.core.models import AuditEvent
 from shop.payments.models import Payment, Refund
@@ -107,20 +108,23 @@ def challenges(days: list[date]) -> Figure:
 
 
 def mfa_adoption(days: list[date]) -> Figure:
-    """1 query: the share of active shoppers and of active staff with a confirmed authenticator.
-
-    Passkeys (issue 15) are not counted until their device table exists. Staff must be at 100 %.
-    """
-    has_device = Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True))
+    """1 query: the share of active shoppers and of active staff with a second factor (a confirmed
+    authenticator app or a passkey), and the share with a passkey. Staff must be at 100 %."""
+    mfa = Q(totp=True) | Q(passkey=True)
     counts = (
         get_user_model()
         .objects.filter(is_active=True)
-        .annotate(mfa=has_device)
+        .annotate(
+            totp=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
+            passkey=Exists(WebAuthnCredential.objects.filter(user=OuterRef("pk"), confirmed=True)),
+        )
         .aggregate(
             shoppers=Count("pk", filter=Q(is_staff=False)),
-            shoppers_mfa=Count("pk", filter=Q(is_staff=False, mfa=True)),
+            shoppers_mfa=Count("pk", filter=Q(is_staff=False) & mfa),
+            shoppers_passkey=Count("pk", filter=Q(is_staff=False, passkey=True)),
             staff=Count("pk", filter=Q(is_staff=True)),
-            staff_mfa=Count("pk", filter=Q(is_staff=True, mfa=True)),
+            staff_mfa=Count("pk", filter=Q(is_staff=True) & mfa),
+            staff_passkey=Count("pk", filter=Q(is_staff=True, passkey=True)),
         )
     )
     shopper_share = _percent(counts["shoppers_mfa"], counts["shoppers"])
@@ -129,16 +133,22 @@ def mfa_adoption(days: list[date]) -> Figure:
         "mfa",
         "Two-step sign-in adoption",
         [timezone.localdate()],
-        {"Shoppers with MFA (%)": [shopper_share], "Staff with MFA (%)": [staff_share]},
+        {
+            "Shoppers with MFA (%)": [shopper_share],
+            "Staff with MFA (%)": [staff_share],
+            "Shoppers with a passkey (%)": [_percent(counts["shoppers_passkey"], counts["shoppers"])],
+        },
         facts=[
             ("Shoppers", f"{counts['shoppers_mfa']} of {counts['shoppers']} ({shopper_share} %)"),
             ("Staff", f"{counts['staff_mfa']} of {counts['staff']} ({staff_share} %)"),
+            ("Shoppers with a passkey", f"{counts['shoppers_passkey']} of {counts['shoppers']}"),
+            ("Staff with a passkey", f"{counts['staff_passkey']} of {counts['staff']}"),
         ],
         unit="%",
     )
     if counts["staff"] and staff_share < 100:
         missing = counts["staff"] - counts["staff_mfa"]
-        figure.alerts.append(f"{missing} member(s) of staff without a confirmed authenticator: staff must be at 100 %.")
+        figure.alerts.append(f"{missing} member(s) of staff without a second factor: staff must be at 100 %.")
     return figure
 
 

@@ -105,6 +105,7 @@ class DatabaseHistory:
     def account(self, *, user_id: int, session_key: str, now: datetime) -> AccountFacts | None:
         from django.contrib.auth import get_user_model
         from django_otp.plugins.otp_totp.models import TOTPDevice
+        from django_otp_webauthn.models import WebAuthnCredential
 
         from shop.accounts.models import UserSession
         from shop.core.models import AuditEvent
@@ -131,7 +132,8 @@ class DatabaseHistory:
         return AccountFacts(
             age_days=(now - user.date_joined).total_seconds() / 86400,
             email_verified=user.email_verified_at is not None,
-            has_mfa=TOTPDevice.objects.filter(user_id=user_id, confirmed=True).exists(),
+            has_mfa=TOTPDevice.objects.filter(user_id=user_id, confirmed=True).exists()
+            or WebAuthnCredential.objects.filter(user_id=user_id, confirmed=True).exists(),
             hours_since_credential_change=(now - changed).total_seconds() / 3600 if changed else None,
             session_age_minutes=(now - session).total_seconds() / 60 if session else None,
         )
