@@ -21,11 +21,14 @@ PERMISSION = "orders.use_dispatch_desk"
 class ShipForm(forms.Form):
     order_id = forms.IntegerField(widget=forms.HiddenInput)
     carrier = forms.ChoiceField(
-        label="Carrier", choices=[("", "Choose the carrier")] + [(k, c.name) for k, c in dispatch.CARRIERS.items()]
+        label="Carrier",
+        choices=[("", "Choose…")] + [(k, c.name) for k, c in dispatch.CARRIERS.items()],
+        error_messages={"required": "Choose the carrier that takes the parcel."},
     )
     tracking_number = forms.CharField(
         label="Tracking number",
         max_length=40,
+        error_messages={"required": "Type or scan the parcel's tracking number."},
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}),
     )
 

@@ -39,7 +39,7 @@ def _order_number(page) -> str:
     return ORDER_HEADING.match(_heading(page).inner_text().strip()).group(1)
 
 
-def test_anonymous_shopper_buys_for_pickup_and_gets_a_confirmation(demo, page, mailoutbox):
+def test_anonymous_shopper_buys_for_pickup_and_gets_a_receipt_after_paying(demo, page, mailoutbox):
     page.goto("/")
     expect(_heading(page)).to_contain_text("Order online")
 
@@ -85,10 +85,20 @@ def test_anonymous_shopper_buys_for_pickup_and_gets_a_confirmation(demo, page, m
     expect(page.get_by_role("row", name=re.compile(r"^Total"))).to_contain_text("€94.80")
     expect(_cart_link(page)).to_contain_text("0")
 
+    # Placing the order mails nothing (a typed address is no mail relay); paying sends the receipt.
+    assert mailoutbox == []
+    page.goto(f"/orders/{number}/pay/")
+    fields = page.frame_locator("iframe[data-card-frame]")
+    fields.get_by_label("Card number").fill("4242 4242 4242 4242")
+    fields.get_by_label("Expiry date (MM/YY)").fill("12/34")
+    fields.get_by_label("Security code (CVC)").fill("123")
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    expect(page.get_by_role("status")).to_contain_text("Payment authorized")
+
     assert len(mailoutbox) == 1
     mail = mailoutbox[0]
     assert mail.to == ["guest@example.com"]
-    assert number in mail.subject
+    assert number in mail.subject and "receipt" in mail.subject
     assert f"Order number: {number}" in mail.body
     assert "Berlin Mitte" in mail.body
 

@@ -101,8 +101,8 @@ def test_mark_shipped_records_the_tracking_number_audits_and_emails_it(
     [
         ("dhl", "12345", "This is not a DHL tracking number"),
         ("ups", DHL, "This is not a UPS tracking number"),
-        ("", DHL, "Choose the carrier"),
-        ("dhl", "", "This field is required"),
+        ("", DHL, "Choose the carrier that takes the parcel."),
+        ("dhl", "", "Type or scan the parcel's tracking number."),
     ],
 )
 def test_a_wrong_tracking_number_is_refused_with_what_it_should_look_like(
