@@ -189,6 +189,8 @@ def test_a_shopper_confirms_with_the_passkey_and_a_clerk_with_password_and_passk
         desk.locator("form.desk-typed").get_by_role("button", name="Find order").click()
         found = desk.locator(".desk-order")
         expect(found.get_by_role("heading", name=f"Order {order.number}")).to_be_visible()
+        # A valuable order: the desk asks the clerk to confirm the photo ID check before Hand over.
+        found.get_by_label(re.compile(r"^I checked the customer's photo ID")).check()
         found.get_by_role("button", name="Hand over").click()
         expect(desk.get_by_text(f"Order {order.number} handed over.")).to_be_visible()
     finally:
