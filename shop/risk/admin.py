@@ -7,6 +7,7 @@ to orders. Assessments, labels and model versions are read-only here.
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -111,7 +112,8 @@ class ReviewAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        review = Review.objects.select_related("assessment", "decided_by").filter(pk=object_id).first()
+        # get_object answers None for an id that is not a number (never a 500), as Django's own views do.
+        review = self.get_object(request, unquote(object_id))
         if review is None:
             messages.error(request, "This review does not exist.")
             return redirect("admin:risk_review_changelist")
@@ -255,7 +257,7 @@ class ModelVersionAdmin(ReadOnly):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        version = ModelVersion.objects.filter(pk=object_id).first()
+        version = self.get_object(request, unquote(object_id))
         if version is None:
             return redirect("admin:risk_modelversion_changelist")
         weights = []
